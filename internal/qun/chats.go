@@ -1,0 +1,420 @@
+package qun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits and defaults of chats, per platform.
+type chatRules struct {
+	needsBot    bool   // the acting app must have bot ability
+	defaultName string // name of a private chat created without one
+	maxBots     int    // bots in one chat
+	maxMembers  int    // users in one chat
+	labelScope  string // scope needed to set labels
+	dedupeTTL   time.Duration
+}
+
+var rulesOf = map[Platform]chatRules{
+	Feishu: {
+		needsBot:    true,
+		defaultName: "(无主题)",
+		maxBots:     15,
+		maxMembers:  5000,
+		labelScope:  "im:chat.label",
+		dedupeTTL:   10 * time.Hour,
+	},
+}
+
+// NewChat is a request to create a chat, in platform-neutral terms.
+type NewChat struct {
+	Name        string
+	Description string
+	Avatar      string
+	I18nNames   I18nNames
+	Settings    Settings
+	// External asks for an external chat even without external members.
+	External bool
+	// Owner names the owner; nil makes the acting bot the owner.
+	Owner *Ref
+	// Users and Bots are invited; the acting bot always joins.
+	Users []Ref
+	Bots  []Ref
+	// BotManager makes the acting bot a manager when a user owns the chat.
+	BotManager bool
+	// Dedupe is the client's request key: within the platform's window, the
+	// same key and owner return the chat the first request created. Empty
+	// means no dedupe.
+	Dedupe string
+}
+
+// ChatView is a chat with what a dialect needs to present it.
+type ChatView struct {
+	Chat   Chat
+	Tenant Tenant
+	// Owner is the owning user, nil when a bot owns the chat.
+	Owner *User
+	// Deduplicated is true when an earlier request with the same key
+	// created the chat.
+	Deduplicated bool
+}
+
+// CreateChat creates a chat as actor, applying every rule of the actor's
+// platform, in one transaction.
+func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (ChatView, error) {
+	rules := rulesOf[actor.App.Platform]
+	if rules.needsBot && !actor.App.Bot {
+		return ChatView{}, Errorf(EForbidden, ReasonBotDisabled, "the app's bot ability is not enabled")
+	}
+	if err := checkChatFields(actor, rules, &in); err != nil {
+		return ChatView{}, err
+	}
+	var view ChatView
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		view, err = s.createChat(tx, actor, rules, in)
+		return err
+	})
+	return view, err
+}
+
+// checkChatFields applies the rules that need no directory lookups.
+func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
+	st, policy := &in.Settings, actor.Tenant.Policy
+	if st.Visibility == Public {
+		if !policy.PublicChats {
+			return Errorf(EForbidden, ReasonPublicNotAllowed, "the tenant does not allow public chats")
+		}
+		if in.Name == "" {
+			return Invalid(ReasonPublicNameEmpty, "name", "a public chat needs a name")
+		}
+		if utf8.RuneCountInString(in.Name) < 2 {
+			return Invalid(ReasonPublicNameShort, "name", "a public chat's name needs at least 2 characters")
+		}
+	} else if in.Name == "" {
+		in.Name = rules.defaultName
+	}
+	r := st.Restricted
+	if r.On && !policy.RestrictedMode {
+		return Errorf(EForbidden, ReasonRestrictedNotAllowed, "the tenant cannot use restricted mode")
+	}
+	perms := []Audience{r.Screenshot, r.Download, r.CopyForward}
+	if r.On && !slices.Contains(perms, NoOne) {
+		return Invalid(ReasonRestrictedInvalid, "restricted_mode_setting", "restricted mode needs at least one permission set to nobody")
+	}
+	if !r.On && slices.Contains(perms, NoOne) {
+		return Invalid(ReasonRestrictedInvalid, "restricted_mode_setting", "permissions can only be withheld in restricted mode")
+	}
+	if st.MemberCountFor == Owners {
+		if !policy.HideMemberCount {
+			return Errorf(EForbidden, ReasonHideCountNotAllowed, "the tenant cannot hide member counts")
+		}
+		if st.Visibility == Public {
+			return Invalid(ReasonHideCountChatType, "hide_member_count_setting", "public chats cannot hide their member count")
+		}
+	}
+	if len(st.Labels) > 0 && !actor.App.HasScope(rules.labelScope) {
+		return Errorf(EForbidden, ReasonLabelsScope, "the app needs scope %s to set labels", rules.labelScope)
+	}
+	for _, text := range []string{in.Name, in.Description, in.I18nNames.ZhCN, in.I18nNames.EnUS, in.I18nNames.JaJP} {
+		for _, w := range policy.BlockedWords {
+			if w != "" && strings.Contains(text, w) {
+				return Errorf(EInvalid, ReasonContentReview, "content review failed")
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (ChatView, error) {
+	app, tenant := actor.App, actor.Tenant
+	res := &resolver{tx: tx, actor: actor, written: map[int64]string{}}
+
+	var owner *User
+	if in.Owner != nil {
+		u, err := res.user(*in.Owner)
+		if ErrorReason(err) == ReasonUnavailableIDs {
+			return ChatView{}, &Error{Code: EInvalid, Reason: ReasonOwnerInvalid, Field: "owner_id", IDs: []string{in.Owner.Value}, Message: "the owner does not exist"}
+		} else if err != nil {
+			return ChatView{}, err
+		}
+		if u.TenantID != tenant.ID {
+			return ChatView{}, &Error{Code: EInvalid, Reason: ReasonOwnerOtherTenant, Field: "owner_id", IDs: []string{in.Owner.Value}, Message: "the owner must be in the operator's tenant"}
+		}
+		if u.Status == Resigned {
+			return ChatView{}, &Error{Code: EInvalid, Reason: ReasonUserResigned, Field: "owner_id", IDs: []string{in.Owner.Value}, Message: "the owner has resigned"}
+		}
+		owner = &u
+	}
+
+	users, outside, err := res.invitees(in.Users, owner)
+	if err != nil {
+		return ChatView{}, err
+	}
+	external := len(outside) > 0 || in.External
+	if external {
+		if !app.ExternalChats {
+			return ChatView{}, Errorf(EForbidden, ReasonExternalNotAllowed, "the app may not create external chats")
+		}
+		if owner == nil {
+			return ChatView{}, Invalid(ReasonExternalNeedsOwner, "owner_id", "an external chat needs a user as its owner")
+		}
+		if in.Settings.Visibility == Public {
+			return ChatView{}, Invalid(ReasonExternalPublic, "chat_type", "an external chat cannot be public")
+		}
+		far, err := res.strangers(outside, *owner)
+		if err != nil {
+			return ChatView{}, err
+		}
+		if len(far) > 0 {
+			return ChatView{}, &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, Field: "user_id_list", IDs: far, Message: "external users must be friends of the owner"}
+		}
+		users = append(users, outside...)
+	}
+	bots, err := res.bots(in.Bots, external)
+	if err != nil {
+		return ChatView{}, err
+	}
+	if 1+len(bots) > rules.maxBots {
+		return ChatView{}, Errorf(EInvalid, ReasonTooManyBots, "a chat holds at most %d bots", rules.maxBots)
+	}
+	if len(users)+1 > rules.maxMembers {
+		return ChatView{}, Errorf(EInvalid, ReasonTooManyMembers, "a chat holds at most %d users", rules.maxMembers)
+	}
+
+	now := s.now()
+	chat := Chat{
+		ChatID:      newChatID(app.Platform),
+		Platform:    app.Platform,
+		TenantID:    tenant.ID,
+		CreatorApp:  app.ID,
+		Name:        in.Name,
+		Description: in.Description,
+		Avatar:      in.Avatar,
+		I18nNames:   in.I18nNames,
+		Settings:    in.Settings,
+		External:    external,
+		Status:      Normal,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if owner != nil {
+		chat.OwnerUser = owner.ID
+	} else {
+		chat.OwnerApp = app.ID
+	}
+
+	if in.Dedupe != "" {
+		ownerKey := "bot"
+		if owner != nil {
+			ownerKey = fmt.Sprintf("user:%d", owner.ID)
+		}
+		d := Dedupe{
+			Scope:     fmt.Sprintf("create_chat|%s|%s|%s", app.Platform, app.Key, ownerKey),
+			Key:       in.Dedupe,
+			ChatID:    chat.ChatID,
+			CreatedAt: now,
+		}
+		holder, err := tx.ClaimDedupe(d, now.Add(-rules.dedupeTTL))
+		if err != nil {
+			return ChatView{}, err
+		}
+		if holder != chat.ChatID {
+			v, err := chatView(tx, holder)
+			v.Deduplicated = true
+			return v, err
+		}
+	}
+
+	if err := tx.CreateChat(&chat); err != nil {
+		return ChatView{}, err
+	}
+	members := make([]Member, 0, len(users)+len(bots)+2)
+	if owner != nil {
+		members = append(members, Member{Chat: chat.ID, User: owner.ID, Role: RoleOwner, JoinedAt: now})
+	}
+	for _, u := range users {
+		members = append(members, Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
+	}
+	botRole := RoleMember
+	switch {
+	case owner == nil:
+		botRole = RoleOwner
+	case in.BotManager:
+		botRole = RoleManager
+	}
+	members = append(members, Member{Chat: chat.ID, App: app.ID, Role: botRole, JoinedAt: now})
+	for _, b := range bots {
+		members = append(members, Member{Chat: chat.ID, App: b.ID, Role: RoleMember, JoinedAt: now})
+	}
+	for _, m := range members {
+		if _, err := tx.AddMember(m); err != nil {
+			return ChatView{}, err
+		}
+	}
+	return ChatView{Chat: chat, Tenant: tenant, Owner: owner}, nil
+}
+
+// chatView loads a chat with its tenant and owner.
+func chatView(tx Tx, chatID string) (ChatView, error) {
+	c, err := tx.ChatByChatID(chatID)
+	if err != nil {
+		return ChatView{}, err
+	}
+	t, err := tx.Tenant(c.TenantID)
+	if err != nil {
+		return ChatView{}, err
+	}
+	v := ChatView{Chat: c, Tenant: t}
+	if c.OwnerUser != 0 {
+		u, err := tx.User(c.OwnerUser)
+		if err != nil {
+			return ChatView{}, err
+		}
+		v.Owner = &u
+	}
+	return v, nil
+}
+
+// resolver finds the users and bots refs name, as one actor sees them.
+type resolver struct {
+	tx    Tx
+	actor Actor
+	// written remembers the ID a client wrote for each user resolved.
+	written map[int64]string
+}
+
+// user resolves one reference to a user. A reference that names nobody is
+// ReasonUnavailableIDs; another app's open_id is ReasonCrossApp.
+func (r *resolver) user(ref Ref) (User, error) {
+	app := r.actor.App
+	unavailable := &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, IDs: []string{ref.Value}, Message: "the ID names no user"}
+	var (
+		u   User
+		err error
+	)
+	switch ref.Kind {
+	case OpenID:
+		u, err = r.tx.UserByAlias(OpenID, app.Key, ref.Value)
+		if ErrorCode(err) == ENotFound {
+			if _, other := r.tx.UserByAlias(OpenID, "", ref.Value); other == nil {
+				return User{}, &Error{Code: EInvalid, Reason: ReasonCrossApp, IDs: []string{ref.Value}, Message: "the open_id belongs to another app"}
+			}
+		}
+	case UnionID:
+		u, err = r.tx.UserByAlias(UnionID, app.Developer, ref.Value)
+	case UserID:
+		if app.Kind == StoreApp {
+			return User{}, Invalid(ReasonUserIDNotAllowed, "user_id_type", "store apps cannot use user_id; use open_id or union_id")
+		}
+		u, err = r.tx.UserByUserID(r.actor.Tenant.ID, ref.Value)
+	default:
+		return User{}, Invalid(ReasonField, "user_id_type", fmt.Sprintf("unknown ID type %q", ref.Kind))
+	}
+	if ErrorCode(err) == ENotFound {
+		return User{}, unavailable
+	}
+	if err == nil {
+		r.written[u.ID] = ref.Value
+	}
+	return u, err
+}
+
+// invitees resolves the users to invite, dropping duplicates and the owner.
+// It returns the actor's own tenant's users and, apart, those of other
+// tenants.
+func (r *resolver) invitees(refs []Ref, owner *User) (inside, outside []User, err error) {
+	var (
+		seen              = map[int64]bool{}
+		missing, resigned []string
+	)
+	if owner != nil {
+		seen[owner.ID] = true
+	}
+	for _, ref := range refs {
+		u, err := r.user(ref)
+		if ErrorReason(err) == ReasonUnavailableIDs {
+			missing = append(missing, ref.Value)
+			continue
+		} else if err != nil {
+			return nil, nil, err
+		}
+		if seen[u.ID] {
+			continue
+		}
+		seen[u.ID] = true
+		switch {
+		case u.Status == Resigned:
+			resigned = append(resigned, ref.Value)
+		case u.TenantID != r.actor.Tenant.ID:
+			outside = append(outside, u)
+		default:
+			inside = append(inside, u)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, Field: "user_id_list", IDs: missing, Message: "these IDs name no user"}
+	}
+	if len(resigned) > 0 {
+		return nil, nil, &Error{Code: EInvalid, Reason: ReasonUserResigned, Field: "user_id_list", IDs: resigned, Message: "these users have resigned"}
+	}
+	return inside, outside, nil
+}
+
+// strangers returns the refs of the users in outside who are not friends of
+// owner.
+func (r *resolver) strangers(outside []User, owner User) ([]string, error) {
+	var far []string
+	for _, u := range outside {
+		ok, err := r.tx.Friends(owner.ID, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			far = append(far, r.written[u.ID])
+		}
+	}
+	return far, nil
+}
+
+// bots resolves the bots to invite by app key, dropping duplicates and the
+// acting bot itself.
+func (r *resolver) bots(refs []Ref, external bool) ([]App, error) {
+	var (
+		bots            []App
+		seen            = map[int64]bool{r.actor.App.ID: true}
+		missing, absent []string
+	)
+	for _, ref := range refs {
+		a, err := r.tx.AppByKey(r.actor.App.Platform, 0, ref.Value)
+		if ErrorCode(err) == ENotFound {
+			missing = append(missing, ref.Value)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		if !a.Bot || !a.Installed || a.TenantID != r.actor.Tenant.ID {
+			absent = append(absent, ref.Value)
+			continue
+		}
+		if external && !a.ExternalChats {
+			return nil, &Error{Code: EForbidden, Reason: ReasonExternalNotAllowed, IDs: []string{ref.Value}, Message: "an invited bot may not join external chats"}
+		}
+		bots = append(bots, a)
+	}
+	if len(missing) > 0 {
+		return nil, &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, Field: "bot_id_list", IDs: missing, Message: "these app IDs name no app"}
+	}
+	if len(absent) > 0 {
+		return nil, &Error{Code: EInvalid, Reason: ReasonBotNotFound, Field: "bot_id_list", IDs: absent, Message: "these apps have no bot in this tenant"}
+	}
+	return bots, nil
+}

@@ -1,0 +1,418 @@
+package qun
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Directory is a whole directory, as a fixtures file describes it.
+type Directory struct {
+	Tenants     []TenantDirectory
+	Friendships []Friendship
+}
+
+// TenantDirectory is one tenant with its apps and users.
+type TenantDirectory struct {
+	Tenant Tenant
+	Apps   []App
+	Users  []User
+}
+
+// UserRef names a user across tenants: platform, tenant key and the
+// tenant-scoped user ID.
+type UserRef struct {
+	Platform Platform `json:"platform"`
+	Tenant   string   `json:"tenant"`
+	UserID   string   `json:"user_id"`
+}
+
+func (r UserRef) String() string {
+	return string(r.Platform) + ":" + r.Tenant + "/" + r.UserID
+}
+
+// Friendship makes two users friends (contacts across tenants).
+type Friendship struct {
+	A, B UserRef
+}
+
+// LoadDirectory adds a directory to the store in one transaction.
+func (s *Service) LoadDirectory(ctx context.Context, d Directory) error {
+	return s.store.Update(ctx, func(tx Tx) error { return loadDirectory(tx, d) })
+}
+
+// Reset deletes every tenant, app, user, chat and dedupe record and loads d
+// instead, in one transaction. Issued tokens stay valid for apps d keeps.
+func (s *Service) Reset(ctx context.Context, d Directory) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.Reset(); err != nil {
+			return err
+		}
+		return loadDirectory(tx, d)
+	})
+}
+
+func loadDirectory(tx Tx, d Directory) error {
+	platforms := map[Platform]bool{}
+	for _, td := range d.Tenants {
+		t := td.Tenant
+		if err := validateTenant(&t); err != nil {
+			return err
+		}
+		if err := tx.CreateTenant(&t); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Key, err)
+		}
+		platforms[t.Platform] = true
+		for _, a := range td.Apps {
+			a.TenantID, a.Platform = t.ID, t.Platform
+			if err := validateApp(&a, t); err != nil {
+				return err
+			}
+			if err := tx.CreateApp(&a); err != nil {
+				return fmt.Errorf("app %s: %w", a.Key, err)
+			}
+		}
+		for _, u := range td.Users {
+			u.TenantID = t.ID
+			if err := validateUser(&u); err != nil {
+				return err
+			}
+			if err := tx.CreateUser(&u); err != nil {
+				return fmt.Errorf("user %s of tenant %s: %w", u.UserID, t.Key, err)
+			}
+		}
+	}
+	for p := range platforms {
+		if err := ensureAliases(tx, p); err != nil {
+			return err
+		}
+	}
+	for _, f := range d.Friendships {
+		if err := addFriendship(tx, f.A, f.B); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasScopedIDs reports whether users of p hold identifiers per app and per
+// developer (Feishu open_id and union_id).
+func hasScopedIDs(p Platform) bool { return p == Feishu }
+
+// ensureAliases gives every user of p an identifier in every app's and
+// every developer's scope, where the platform has such identifiers.
+// Identifiers set explicitly are kept; missing ones are derived from the
+// user's tenant and user ID, so a reload yields the same ones.
+func ensureAliases(tx Tx, p Platform) error {
+	if !hasScopedIDs(p) {
+		return nil
+	}
+	apps, err := tx.Apps(p, 0)
+	if err != nil {
+		return err
+	}
+	users, err := tx.Users(p, 0)
+	if err != nil {
+		return err
+	}
+	tenants, err := tx.Tenants(p)
+	if err != nil {
+		return err
+	}
+	keys := map[int64]string{}
+	for _, t := range tenants {
+		keys[t.ID] = t.Key
+	}
+	for _, u := range users {
+		var add []Alias
+		need := func(kind IDKind, scope string) {
+			if u.Alias(kind, scope) == "" && !slices.ContainsFunc(add, func(a Alias) bool { return a.Kind == kind && a.Scope == scope }) {
+				add = append(add, Alias{Kind: kind, Scope: scope, Value: derivedAlias(kind, scope, keys[u.TenantID], u.UserID)})
+			}
+		}
+		for _, a := range apps {
+			need(OpenID, a.Key)
+			need(UnionID, a.Developer)
+		}
+		if len(add) > 0 {
+			if err := tx.AddAliases(u.ID, add); err != nil {
+				return fmt.Errorf("aliases of user %s: %w", u.UserID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func addFriendship(tx Tx, a, b UserRef) error {
+	ua, err := userByRef(tx, a)
+	if err != nil {
+		return err
+	}
+	ub, err := userByRef(tx, b)
+	if err != nil {
+		return err
+	}
+	if ua.ID == ub.ID {
+		return Invalid(ReasonField, "friendship", "a user cannot befriend themselves")
+	}
+	return tx.AddFriendship(ua.ID, ub.ID)
+}
+
+func userByRef(tx Tx, r UserRef) (User, error) {
+	t, err := tx.TenantByKey(r.Platform, r.Tenant)
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: tenant: %w", r, err)
+	}
+	u, err := tx.UserByUserID(t.ID, r.UserID)
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", r, err)
+	}
+	return u, nil
+}
+
+func validateTenant(t *Tenant) error {
+	if !t.Platform.Valid() {
+		return Invalid(ReasonField, "platform", fmt.Sprintf("unknown platform %q (want feishu, dingtalk or wecom)", t.Platform))
+	}
+	if t.Key == "" {
+		t.Key = NewTenantKey(t.Platform)
+	}
+	if t.Name == "" {
+		t.Name = t.Key
+	}
+	return nil
+}
+
+func validateApp(a *App, t Tenant) error {
+	if a.Key == "" {
+		a.Key = NewAppKey(t.Platform)
+	}
+	if a.Secret == "" {
+		return Invalid(ReasonField, "secret", fmt.Sprintf("app %s needs a secret", a.Key))
+	}
+	switch a.Kind {
+	case "":
+		a.Kind = SelfBuilt
+	case SelfBuilt, StoreApp, ThirdParty:
+	default:
+		return Invalid(ReasonField, "kind", fmt.Sprintf("app %s: unknown kind %q (want self_built, store or third_party)", a.Key, a.Kind))
+	}
+	if a.Developer == "" {
+		a.Developer = t.Key
+	}
+	if a.Name == "" {
+		a.Name = a.Key
+	}
+	return nil
+}
+
+func validateUser(u *User) error {
+	if u.UserID == "" {
+		return Invalid(ReasonField, "user_id", "a user needs a user_id")
+	}
+	if utf8.RuneCountInString(u.UserID) > 64 || strings.ContainsAny(u.UserID, " /\t\n") {
+		return Invalid(ReasonField, "user_id", fmt.Sprintf("user_id %q must be at most 64 characters without spaces or slashes", u.UserID))
+	}
+	switch u.Kind {
+	case "":
+		u.Kind = MemberUser
+	case MemberUser, ExternalUser:
+	default:
+		return Invalid(ReasonField, "kind", fmt.Sprintf("user %s: unknown kind %q (want member or external)", u.UserID, u.Kind))
+	}
+	switch u.Status {
+	case "":
+		u.Status = Active
+	case Active, Resigned:
+	default:
+		return Invalid(ReasonField, "status", fmt.Sprintf("user %s: unknown status %q (want active or resigned)", u.UserID, u.Status))
+	}
+	if u.Name == "" {
+		u.Name = u.UserID
+	}
+	return nil
+}
+
+// CreateTenant adds a tenant; an empty key is generated.
+func (s *Service) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := validateTenant(&t); err != nil {
+			return err
+		}
+		return tx.CreateTenant(&t)
+	})
+	return t, err
+}
+
+// CreateApp adds an app to the tenant of platform p with key tenantKey; an
+// empty app key is generated. Every user of the platform gets an identifier
+// in the new app's scope.
+func (s *Service) CreateApp(ctx context.Context, p Platform, tenantKey string, a App) (App, error) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		t, err := tx.TenantByKey(p, tenantKey)
+		if err != nil {
+			return err
+		}
+		a.TenantID, a.Platform = t.ID, t.Platform
+		if err := validateApp(&a, t); err != nil {
+			return err
+		}
+		if err := tx.CreateApp(&a); err != nil {
+			return err
+		}
+		return ensureAliases(tx, p)
+	})
+	return a, err
+}
+
+// DeleteApp removes an app. Its tokens stop working (ReasonAppMissing).
+func (s *Service) DeleteApp(ctx context.Context, p Platform, appKey string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		a, err := tx.AppByKey(p, 0, appKey)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteApp(a.ID)
+	})
+}
+
+// UpdateApp changes an existing app (found by platform and key) to a.
+func (s *Service) UpdateApp(ctx context.Context, a App) (App, error) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		old, err := tx.AppByKey(a.Platform, 0, a.Key)
+		if err != nil {
+			return err
+		}
+		t, err := tx.Tenant(old.TenantID)
+		if err != nil {
+			return err
+		}
+		a.ID, a.TenantID = old.ID, old.TenantID
+		if err := validateApp(&a, t); err != nil {
+			return err
+		}
+		if err := tx.UpdateApp(a); err != nil {
+			return err
+		}
+		return ensureAliases(tx, a.Platform)
+	})
+	return a, err
+}
+
+// CreateUser adds a user to a tenant and gives it its identifiers.
+func (s *Service) CreateUser(ctx context.Context, p Platform, tenantKey string, u User) (User, error) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		t, err := tx.TenantByKey(p, tenantKey)
+		if err != nil {
+			return err
+		}
+		u.TenantID = t.ID
+		if err := validateUser(&u); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(&u); err != nil {
+			return err
+		}
+		if err := ensureAliases(tx, p); err != nil {
+			return err
+		}
+		u, err = tx.User(u.ID)
+		return err
+	})
+	return u, err
+}
+
+// SetUserStatus changes a user's status (active or resigned).
+func (s *Service) SetUserStatus(ctx context.Context, r UserRef, status UserStatus) (User, error) {
+	var u User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if u, err = userByRef(tx, r); err != nil {
+			return err
+		}
+		u.Status = status
+		if err := validateUser(&u); err != nil {
+			return err
+		}
+		return tx.UpdateUser(u)
+	})
+	return u, err
+}
+
+// AddFriendship makes two users friends.
+func (s *Service) AddFriendship(ctx context.Context, a, b UserRef) error {
+	return s.store.Update(ctx, func(tx Tx) error { return addFriendship(tx, a, b) })
+}
+
+// Tenants lists the tenants of p ("" for all).
+func (s *Service) Tenants(ctx context.Context, p Platform) ([]Tenant, error) {
+	var ts []Tenant
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		ts, err = tx.Tenants(p)
+		return err
+	})
+	return ts, err
+}
+
+// DirectoryEntry is a tenant with its apps and users.
+type DirectoryEntry struct {
+	Tenant Tenant
+	Apps   []App
+	Users  []User
+}
+
+// Directory returns the tenants of p ("" for all) with their apps and users.
+func (s *Service) Directory(ctx context.Context, p Platform) ([]DirectoryEntry, error) {
+	var out []DirectoryEntry
+	err := s.store.View(ctx, func(tx Tx) error {
+		ts, err := tx.Tenants(p)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			apps, err := tx.Apps(t.Platform, t.ID)
+			if err != nil {
+				return err
+			}
+			users, err := tx.Users(t.Platform, t.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, DirectoryEntry{Tenant: t, Apps: apps, Users: users})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Friends lists the users a user is friends with.
+func (s *Service) Friends(ctx context.Context, r UserRef) ([]UserRef, error) {
+	var out []UserRef
+	err := s.store.View(ctx, func(tx Tx) error {
+		u, err := userByRef(tx, r)
+		if err != nil {
+			return err
+		}
+		ids, err := tx.FriendsOf(u.ID)
+		if err != nil {
+			return err
+		}
+		users, err := tx.UsersByID(ids)
+		if err != nil {
+			return err
+		}
+		for _, f := range users {
+			t, err := tx.Tenant(f.TenantID)
+			if err != nil {
+				return err
+			}
+			out = append(out, UserRef{Platform: t.Platform, Tenant: t.Key, UserID: f.UserID})
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b UserRef) int { return strings.Compare(a.String(), b.String()) })
+	return out, err
+}

@@ -1,0 +1,67 @@
+package qun
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+)
+
+// randomHex returns n random lowercase hex digits.
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic("qun: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)[:n]
+}
+
+// derivedHex returns n lowercase hex digits derived from parts, so that the
+// same directory yields the same identifiers on every load and every node.
+func derivedHex(n int, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// derivedAlias returns the generated identifier of kind in scope for the
+// user userID of tenant tenantKey, in the platform's format.
+func derivedAlias(kind IDKind, scope, tenantKey, userID string) string {
+	switch kind {
+	case OpenID:
+		return "ou_" + derivedHex(32, "open_id", scope, tenantKey, userID)
+	case UnionID:
+		return "on_" + derivedHex(32, "union_id", scope, tenantKey, userID)
+	}
+	return derivedHex(32, string(kind), scope, tenantKey, userID)
+}
+
+// NewTenantKey returns a fresh tenant key in the platform's format.
+func NewTenantKey(p Platform) string {
+	return randomHex(16)
+}
+
+// NewAppKey returns a fresh app key in the platform's format.
+func NewAppKey(p Platform) string {
+	return "cli_" + randomHex(16)
+}
+
+// newChatID returns a fresh public chat identifier in the platform's format.
+func newChatID(p Platform) string {
+	return "oc_" + randomHex(32)
+}
+
+// newTokenValue returns a fresh access token in the platform's format.
+func newTokenValue(p Platform, kind TokenKind) string {
+	switch kind {
+	case AppToken:
+		return "a-" + randomHex(40)
+	case TenantToken:
+		return "t-" + randomHex(40)
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic("qun: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,178 @@
+package qun
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Service applies the domain's rules to a Store. It is safe for concurrent
+// use; several Services (on several nodes) may share one Store.
+type Service struct {
+	store Store
+	now   func() time.Time
+
+	mu     sync.RWMutex
+	tokens map[string]Token // cache of issued tokens, which never change
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the Service read time from now instead of time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = now }
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, opts ...Option) *Service {
+	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Store returns the Service's store.
+func (s *Service) Store() Store { return s.store }
+
+// Now returns the Service's current time.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Actor is who performs an operation: an app in a tenant, acting as its bot.
+type Actor struct {
+	App    App
+	Tenant Tenant
+}
+
+// TokenRequest asks for an access token for an app.
+type TokenRequest struct {
+	Kind     TokenKind
+	Platform Platform
+	AppKey   string
+	Secret   string
+	// TTL is the lifetime of a new token.
+	TTL time.Duration
+	// Reuse returns the newest existing token instead of a new one while at
+	// least this much of its lifetime is left.
+	Reuse time.Duration
+}
+
+// IssueToken checks an app's credentials and returns an access token for it.
+// An unknown app is EInvalid/ReasonBadCredentials with Field "app_id", a wrong
+// secret the same with Field "app_secret".
+func (s *Service) IssueToken(ctx context.Context, r TokenRequest) (Token, error) {
+	var tok Token
+	err := s.store.Update(ctx, func(tx Tx) error {
+		app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
+		if ErrorCode(err) == ENotFound {
+			return Invalid(ReasonBadCredentials, "app_id", "no app with this id")
+		} else if err != nil {
+			return err
+		}
+		if app.Secret != r.Secret {
+			return Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
+		}
+		t, err := tx.Tenant(app.TenantID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key)
+		if err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse {
+			tok = latest
+			return nil
+		} else if err != nil && ErrorCode(err) != ENotFound {
+			return err
+		}
+		tok = Token{
+			Value:     newTokenValue(r.Platform, r.Kind),
+			Kind:      r.Kind,
+			Platform:  r.Platform,
+			AppKey:    app.Key,
+			TenantKey: t.Key,
+			IssuedAt:  now,
+			ExpiresAt: now.Add(r.TTL),
+		}
+		return tx.PutToken(tok)
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	s.cacheToken(tok)
+	return tok, nil
+}
+
+func (s *Service) cacheToken(t Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.tokens) >= 10000 {
+		now := s.now()
+		for v, c := range s.tokens {
+			if !c.ExpiresAt.After(now) {
+				delete(s.tokens, v)
+			}
+		}
+	}
+	s.tokens[t.Value] = t
+}
+
+// Authenticate returns the acting app and tenant of an access token of one
+// of kinds. An unknown, expired or wrong-kind token is
+// EUnavailable/ReasonTokenInvalid; a token whose app was deleted is
+// ReasonAppMissing; an app not installed in its tenant ReasonAppNotInstalled.
+func (s *Service) Authenticate(ctx context.Context, value string, kinds ...TokenKind) (Actor, error) {
+	s.mu.RLock()
+	tok, ok := s.tokens[value]
+	s.mu.RUnlock()
+	if !ok {
+		err := s.store.View(ctx, func(tx Tx) error {
+			var err error
+			tok, err = tx.Token(value)
+			return err
+		})
+		if ErrorCode(err) == ENotFound {
+			return Actor{}, Errorf(EUnavailable, ReasonTokenInvalid, "unknown access token")
+		} else if err != nil {
+			return Actor{}, err
+		}
+		s.cacheToken(tok)
+	}
+	if !tok.ExpiresAt.After(s.now()) {
+		return Actor{}, Errorf(EUnavailable, ReasonTokenInvalid, "access token expired")
+	}
+	kindOK := len(kinds) == 0
+	for _, k := range kinds {
+		kindOK = kindOK || tok.Kind == k
+	}
+	if !kindOK {
+		return Actor{}, Errorf(EUnavailable, ReasonTokenInvalid, "a %s token cannot be used here", tok.Kind)
+	}
+	var a Actor
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		a, err = actorOf(tx, tok)
+		return err
+	})
+	return a, err
+}
+
+// actorOf loads the app and tenant a token acts for.
+func actorOf(tx Tx, tok Token) (Actor, error) {
+	t, err := tx.TenantByKey(tok.Platform, tok.TenantKey)
+	if ErrorCode(err) == ENotFound {
+		return Actor{}, Errorf(EUnavailable, ReasonAppMissing, "the token's tenant no longer exists")
+	} else if err != nil {
+		return Actor{}, err
+	}
+	app, err := tx.AppByKey(tok.Platform, t.ID, tok.AppKey)
+	if ErrorCode(err) == ENotFound {
+		return Actor{}, Errorf(EUnavailable, ReasonAppMissing, "the token's app no longer exists")
+	} else if err != nil {
+		return Actor{}, err
+	}
+	if !app.Installed {
+		return Actor{}, Errorf(EUnavailable, ReasonAppNotInstalled, "the app is not installed or is disabled in the tenant")
+	}
+	return Actor{App: app, Tenant: t}, nil
+}

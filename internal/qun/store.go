@@ -1,0 +1,146 @@
+package qun
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the domain. It is deliberately thin: it runs functions in
+// transactions and offers plain reads and writes inside them; every rule is
+// written once in Service, above it, so that all Store implementations agree.
+//
+// Implementations report a missing row as an *Error of class ENotFound and a
+// taken unique key as EConflict. The storetest package holds the conformance
+// suite every implementation must pass.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction, committed durably when fn
+	// returns nil and rolled back otherwise. Updates are serialisable with
+	// respect to each other on the rows they lock (see Tx.LockChat).
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Tx is a transaction of a Store. Its methods use the context the
+// transaction was started with.
+type Tx interface {
+	// CreateTenant inserts t and sets its ID.
+	CreateTenant(t *Tenant) error
+	// UpdateTenant replaces the tenant with t's ID.
+	UpdateTenant(t Tenant) error
+	Tenant(id int64) (Tenant, error)
+	TenantByKey(p Platform, key string) (Tenant, error)
+	// Tenants lists the tenants of p ("" for all), oldest first.
+	Tenants(p Platform) ([]Tenant, error)
+
+	// CreateApp inserts a and sets its ID. App keys are unique per platform,
+	// except WeCom agentids, which are unique per tenant.
+	CreateApp(a *App) error
+	UpdateApp(a App) error
+	DeleteApp(id int64) error
+	App(id int64) (App, error)
+	// AppByKey finds an app by key; tenantID 0 searches every tenant.
+	AppByKey(p Platform, tenantID int64, key string) (App, error)
+	// Apps lists apps of p ("" for all) in tenantID (0 for all), oldest first.
+	Apps(p Platform, tenantID int64) ([]App, error)
+
+	// CreateUser inserts u with its aliases and sets its ID.
+	CreateUser(u *User) error
+	// UpdateUser replaces the name, kind and status of the user with u's ID.
+	UpdateUser(u User) error
+	// AddAliases gives user the aliases; an alias already held by the same
+	// user is left alone, one held by another user is EConflict.
+	AddAliases(user int64, aliases []Alias) error
+	User(id int64) (User, error)
+	// UsersByID returns the users with the given IDs, in no particular
+	// order, skipping IDs that do not exist.
+	UsersByID(ids []int64) ([]User, error)
+	UserByUserID(tenantID int64, userID string) (User, error)
+	// UserByAlias finds the user holding an alias; scope "" matches any
+	// scope.
+	UserByAlias(kind IDKind, scope, value string) (User, error)
+	// Users lists the users of p ("" for all) in tenantID (0 for all),
+	// oldest first.
+	Users(p Platform, tenantID int64) ([]User, error)
+
+	// AddFriendship makes a and b friends; it is symmetric and idempotent.
+	AddFriendship(a, b int64) error
+	Friends(a, b int64) (bool, error)
+	// FriendsOf lists the IDs of a user's friends.
+	FriendsOf(user int64) ([]int64, error)
+
+	PutToken(t Token) error
+	Token(value string) (Token, error)
+	// LatestToken returns the token of kind for the app and tenant that
+	// expires last.
+	LatestToken(kind TokenKind, p Platform, appKey, tenantKey string) (Token, error)
+
+	// CreateChat inserts c and sets its ID; ChatID must be unique.
+	CreateChat(c *Chat) error
+	UpdateChat(c Chat) error
+	Chat(id int64) (Chat, error)
+	ChatByChatID(chatID string) (Chat, error)
+	// LockChat makes the calling transaction the only writer of the chat
+	// until it ends. Rules that read members and then write must call it.
+	LockChat(id int64) error
+	// Chats lists chats matching f, ordered by ID.
+	Chats(f ChatFilter) ([]Chat, error)
+
+	// AddMember inserts m; it reports false when the user or bot was
+	// already a member (and leaves the existing row alone).
+	AddMember(m Member) (bool, error)
+	// UpdateMember changes the role of an existing member.
+	UpdateMember(m Member) error
+	// RemoveMember deletes a member; it reports false when there was none.
+	RemoveMember(chat, user, app int64) (bool, error)
+	// Member returns the membership of user (or bot app) in chat.
+	Member(chat, user, app int64) (Member, error)
+	// Members lists a chat's members in the order they joined.
+	Members(f MemberFilter) ([]Member, error)
+	// CountMembers counts a chat's users and bots.
+	CountMembers(chat int64) (users, bots int, err error)
+
+	// ClaimDedupe claims d.Key in d.Scope for d.ChatID unless a claim made
+	// after notBefore holds it. It returns the chat ID that holds the key
+	// afterwards: d.ChatID when the claim succeeded.
+	ClaimDedupe(d Dedupe, notBefore time.Time) (string, error)
+
+	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
+	Meta(key string) (string, error)
+	SetMeta(key, value string) error
+	// Reset deletes the directory, chats and dedupe records; tokens and
+	// meta settings survive.
+	Reset() error
+}
+
+// ChatFilter selects chats. Zero fields do not filter.
+type ChatFilter struct {
+	Platform Platform
+	TenantID int64
+	// MemberUser and MemberApp select chats the user or bot is in.
+	MemberUser int64
+	MemberApp  int64
+	Status     ChatStatus
+	// Query matches chats whose name contains it (case-insensitively).
+	Query string
+	// AfterID and Limit page through the result.
+	AfterID int64
+	Limit   int
+	// Newest lists newest first (AfterID then means "before").
+	Newest bool
+}
+
+// MemberFilter selects members of one chat.
+type MemberFilter struct {
+	Chat int64
+	// UsersOnly leaves out bots.
+	UsersOnly bool
+	// Role selects one role ("" for all).
+	Role Role
+	// After and Limit page through the result by join order; After is the
+	// JoinSeq of the last member seen.
+	After int64
+	Limit int
+}

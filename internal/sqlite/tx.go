@@ -1,0 +1,596 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/qunhq/qun/internal/qun"
+)
+
+func encode(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("sqlite: encode: " + err.Error()) // domain types always marshal
+	}
+	return string(b)
+}
+
+func decode(data string, v any) error {
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		return fmt.Errorf("sqlite: decode stored document: %w", err)
+	}
+	return nil
+}
+
+// Tenants.
+
+func (tx *tx) CreateTenant(t *qun.Tenant) error {
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?)`, t.Platform, t.Key, encode(t))
+	if err != nil {
+		return fail("tenant", err)
+	}
+	t.ID, err = res.LastInsertId()
+	return err
+}
+
+func (tx *tx) UpdateTenant(t qun.Tenant) error {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
+	return affected("tenant", res, err)
+}
+
+func (tx *tx) Tenant(id int64) (qun.Tenant, error) {
+	return tx.oneTenant(`WHERE id = ?`, id)
+}
+
+func (tx *tx) TenantByKey(p qun.Platform, key string) (qun.Tenant, error) {
+	return tx.oneTenant(`WHERE platform = ? AND key = ?`, p, key)
+}
+
+func (tx *tx) Tenants(p qun.Platform) ([]qun.Tenant, error) {
+	return tx.tenants(`WHERE ? IN ('', platform) ORDER BY id`, p)
+}
+
+func (tx *tx) oneTenant(where string, args ...any) (qun.Tenant, error) {
+	ts, err := tx.tenants(where, args...)
+	if err != nil {
+		return qun.Tenant{}, err
+	}
+	if len(ts) == 0 {
+		return qun.Tenant{}, fail("tenant", sql.ErrNoRows)
+	}
+	return ts[0], nil
+}
+
+func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id, platform, key, data FROM tenants `+where, args...)
+	if err != nil {
+		return nil, fail("tenants", err)
+	}
+	defer rows.Close()
+	var out []qun.Tenant
+	for rows.Next() {
+		var (
+			t    qun.Tenant
+			data string
+		)
+		if err := rows.Scan(&t.ID, &t.Platform, &t.Key, &data); err != nil {
+			return nil, fail("tenants", err)
+		}
+		id, p, key := t.ID, t.Platform, t.Key
+		if err := decode(data, &t); err != nil {
+			return nil, err
+		}
+		t.ID, t.Platform, t.Key = id, p, key
+		out = append(out, t)
+	}
+	return out, fail("tenants", rows.Err())
+}
+
+// Apps.
+
+func (tx *tx) CreateApp(a *qun.App) error {
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?)`, a.TenantID, a.Platform, a.Key, encode(a))
+	if err != nil {
+		return fail("app", err)
+	}
+	a.ID, err = res.LastInsertId()
+	return err
+}
+
+func (tx *tx) UpdateApp(a qun.App) error {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
+	return affected("app", res, err)
+}
+
+func (tx *tx) DeleteApp(id int64) error {
+	res, err := tx.ExecContext(tx.ctx, `DELETE FROM apps WHERE id = ?`, id)
+	return affected("app", res, err)
+}
+
+func (tx *tx) App(id int64) (qun.App, error) {
+	return tx.oneApp(`WHERE id = ?`, id)
+}
+
+func (tx *tx) AppByKey(p qun.Platform, tenantID int64, key string) (qun.App, error) {
+	return tx.oneApp(`WHERE platform = ? AND key = ? AND ? IN (0, tenant_id) ORDER BY id`, p, key, tenantID)
+}
+
+func (tx *tx) Apps(p qun.Platform, tenantID int64) ([]qun.App, error) {
+	return tx.apps(`WHERE ? IN ('', platform) AND ? IN (0, tenant_id) ORDER BY id`, p, tenantID)
+}
+
+func (tx *tx) oneApp(where string, args ...any) (qun.App, error) {
+	as, err := tx.apps(where+` LIMIT 1`, args...)
+	if err != nil {
+		return qun.App{}, err
+	}
+	if len(as) == 0 {
+		return qun.App{}, fail("app", sql.ErrNoRows)
+	}
+	return as[0], nil
+}
+
+func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
+	if err != nil {
+		return nil, fail("apps", err)
+	}
+	defer rows.Close()
+	var out []qun.App
+	for rows.Next() {
+		var (
+			a    qun.App
+			data string
+		)
+		if err := rows.Scan(&a.ID, &a.TenantID, &a.Platform, &a.Key, &data); err != nil {
+			return nil, fail("apps", err)
+		}
+		id, tid, p, key := a.ID, a.TenantID, a.Platform, a.Key
+		if err := decode(data, &a); err != nil {
+			return nil, err
+		}
+		a.ID, a.TenantID, a.Platform, a.Key = id, tid, p, key
+		out = append(out, a)
+	}
+	return out, fail("apps", rows.Err())
+}
+
+// Users.
+
+func (tx *tx) CreateUser(u *qun.User) error {
+	doc := *u
+	doc.Aliases = nil
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?)`, u.TenantID, u.UserID, encode(doc))
+	if err != nil {
+		return fail("user", err)
+	}
+	if u.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return tx.AddAliases(u.ID, u.Aliases)
+}
+
+func (tx *tx) UpdateUser(u qun.User) error {
+	doc := u
+	doc.Aliases = nil
+	res, err := tx.ExecContext(tx.ctx, `UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
+	return affected("user", res, err)
+}
+
+func (tx *tx) AddAliases(user int64, aliases []qun.Alias) error {
+	for _, a := range aliases {
+		var holder int64
+		err := tx.QueryRowContext(tx.ctx, `SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value = ?`, a.Kind, a.Scope, a.Value).Scan(&holder)
+		switch {
+		case err == nil && holder == user:
+			continue
+		case err == nil:
+			return &qun.Error{Code: qun.EConflict, Message: fmt.Sprintf("%s %s is held by another user", a.Kind, a.Value)}
+		case err != sql.ErrNoRows:
+			return fail("alias", err)
+		}
+		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO aliases (kind, scope, value, user_id) VALUES (?, ?, ?, ?)`, a.Kind, a.Scope, a.Value, user); err != nil {
+			return fail("alias "+string(a.Kind)+" "+a.Value, err)
+		}
+	}
+	return nil
+}
+
+func (tx *tx) User(id int64) (qun.User, error) {
+	return tx.oneUser(`u.id = ?`, id)
+}
+
+func (tx *tx) UsersByID(ids []int64) ([]qun.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return tx.users(`u.id IN (`+placeholders(len(ids))+`)`, args...)
+}
+
+func (tx *tx) UserByUserID(tenantID int64, userID string) (qun.User, error) {
+	return tx.oneUser(`u.tenant_id = ? AND u.user_id = ?`, tenantID, userID)
+}
+
+func (tx *tx) UserByAlias(kind qun.IDKind, scope, value string) (qun.User, error) {
+	var id int64
+	err := tx.QueryRowContext(tx.ctx, `SELECT user_id FROM aliases WHERE kind = ? AND value = ? AND ? IN ('', scope) LIMIT 1`, kind, value, scope).Scan(&id)
+	if err != nil {
+		return qun.User{}, fail("user", err)
+	}
+	return tx.User(id)
+}
+
+func (tx *tx) Users(p qun.Platform, tenantID int64) ([]qun.User, error) {
+	return tx.users(`? IN ('', t.platform) AND ? IN (0, u.tenant_id)`, p, tenantID)
+}
+
+func (tx *tx) oneUser(where string, args ...any) (qun.User, error) {
+	us, err := tx.users(where, args...)
+	if err != nil {
+		return qun.User{}, err
+	}
+	if len(us) == 0 {
+		return qun.User{}, fail("user", sql.ErrNoRows)
+	}
+	return us[0], nil
+}
+
+// users loads the users matching where (over users u joined to tenants t)
+// with their aliases, oldest first.
+func (tx *tx) users(where string, args ...any) ([]qun.User, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
+		FROM users u JOIN tenants t ON t.id = u.tenant_id LEFT JOIN aliases a ON a.user_id = u.id
+		WHERE `+where+` ORDER BY u.id, a.kind, a.scope`, args...)
+	if err != nil {
+		return nil, fail("users", err)
+	}
+	defer rows.Close()
+	var out []qun.User
+	for rows.Next() {
+		var (
+			u                  qun.User
+			data               string
+			kind, scope, value sql.NullString
+		)
+		if err := rows.Scan(&u.ID, &u.TenantID, &u.UserID, &data, &kind, &scope, &value); err != nil {
+			return nil, fail("users", err)
+		}
+		if n := len(out); n == 0 || out[n-1].ID != u.ID {
+			id, tid, uid := u.ID, u.TenantID, u.UserID
+			if err := decode(data, &u); err != nil {
+				return nil, err
+			}
+			u.ID, u.TenantID, u.UserID = id, tid, uid
+			out = append(out, u)
+		}
+		if kind.Valid {
+			last := &out[len(out)-1]
+			last.Aliases = append(last.Aliases, qun.Alias{Kind: qun.IDKind(kind.String), Scope: scope.String, Value: value.String})
+		}
+	}
+	return out, fail("users", rows.Err())
+}
+
+// Friendships.
+
+func (tx *tx) AddFriendship(a, b int64) error {
+	if a > b {
+		a, b = b, a
+	}
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO friendships (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING`, a, b)
+	return fail("friendship", err)
+}
+
+func (tx *tx) Friends(a, b int64) (bool, error) {
+	if a > b {
+		a, b = b, a
+	}
+	var n int
+	err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM friendships WHERE a = ? AND b = ?`, a, b).Scan(&n)
+	return n > 0, fail("friendship", err)
+}
+
+func (tx *tx) FriendsOf(user int64) ([]int64, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT b FROM friendships WHERE a = ? UNION SELECT a FROM friendships WHERE b = ? ORDER BY 1`, user, user)
+	if err != nil {
+		return nil, fail("friendships", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fail("friendships", err)
+		}
+		out = append(out, id)
+	}
+	return out, fail("friendships", rows.Err())
+}
+
+// Tokens.
+
+func (tx *tx) PutToken(t qun.Token) error {
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (token, kind, platform, app_key, tenant_key, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, ms(t.IssuedAt), ms(t.ExpiresAt))
+	return fail("token", err)
+}
+
+func (tx *tx) Token(value string) (qun.Token, error) {
+	return tx.token(`WHERE token = ?`, value)
+}
+
+func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey string) (qun.Token, error) {
+	return tx.token(`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey)
+}
+
+func (tx *tx) token(where string, args ...any) (qun.Token, error) {
+	var (
+		t               qun.Token
+		issued, expires int64
+	)
+	err := tx.QueryRowContext(tx.ctx, `SELECT token, kind, platform, app_key, tenant_key, issued_at, expires_at FROM tokens `+where, args...).
+		Scan(&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &issued, &expires)
+	if err != nil {
+		return qun.Token{}, fail("token", err)
+	}
+	t.IssuedAt, t.ExpiresAt = fromMS(issued), fromMS(expires)
+	return t, nil
+}
+
+// Chats.
+
+func (tx *tx) CreateChat(c *qun.Chat) error {
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ChatID, c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c))
+	if err != nil {
+		return fail("chat", err)
+	}
+	c.ID, err = res.LastInsertId()
+	return err
+}
+
+func (tx *tx) UpdateChat(c qun.Chat) error {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, data = ? WHERE id = ?`,
+		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c), c.ID)
+	return affected("chat", res, err)
+}
+
+func (tx *tx) Chat(id int64) (qun.Chat, error) {
+	return tx.oneChat(`WHERE id = ?`, id)
+}
+
+func (tx *tx) ChatByChatID(chatID string) (qun.Chat, error) {
+	return tx.oneChat(`WHERE chat_id = ?`, chatID)
+}
+
+// LockChat does nothing: the one writer connection serialises updates.
+func (tx *tx) LockChat(int64) error { return nil }
+
+func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	if f.Platform != "" {
+		add(`platform = ?`, f.Platform)
+	}
+	if f.TenantID != 0 {
+		add(`tenant_id = ?`, f.TenantID)
+	}
+	if f.MemberUser != 0 {
+		add(`id IN (SELECT chat_id FROM members WHERE user_id = ?)`, f.MemberUser)
+	}
+	if f.MemberApp != 0 {
+		add(`id IN (SELECT chat_id FROM members WHERE app_id = ?)`, f.MemberApp)
+	}
+	if f.Status != "" {
+		add(`status = ?`, f.Status)
+	}
+	if f.Query != "" {
+		add(`instr(lower(name), lower(?)) > 0`, f.Query)
+	}
+	order := `ORDER BY id`
+	if f.Newest {
+		order = `ORDER BY id DESC`
+		if f.AfterID != 0 {
+			add(`id < ?`, f.AfterID)
+		}
+	} else if f.AfterID != 0 {
+		add(`id > ?`, f.AfterID)
+	}
+	q := ``
+	if len(where) > 0 {
+		q = `WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ` + order
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	return tx.chats(q, args...)
+}
+
+func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
+	cs, err := tx.chats(where, args...)
+	if err != nil {
+		return qun.Chat{}, err
+	}
+	if len(cs) == 0 {
+		return qun.Chat{}, fail("chat", sql.ErrNoRows)
+	}
+	return cs[0], nil
+}
+
+func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id, chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data FROM chats `+where, args...)
+	if err != nil {
+		return nil, fail("chats", err)
+	}
+	defer rows.Close()
+	var out []qun.Chat
+	for rows.Next() {
+		var (
+			c                       qun.Chat
+			creator, ownerU, ownerA sql.NullInt64
+			data                    string
+		)
+		if err := rows.Scan(&c.ID, &c.ChatID, &c.Platform, &c.TenantID, &creator, &ownerU, &ownerA, &c.Name, &c.Status, &data); err != nil {
+			return nil, fail("chats", err)
+		}
+		cols := c
+		if err := decode(data, &c); err != nil {
+			return nil, err
+		}
+		c.ID, c.ChatID, c.Platform, c.TenantID, c.Name, c.Status = cols.ID, cols.ChatID, cols.Platform, cols.TenantID, cols.Name, cols.Status
+		c.CreatorApp, c.OwnerUser, c.OwnerApp = creator.Int64, ownerU.Int64, ownerA.Int64
+		out = append(out, c)
+	}
+	return out, fail("chats", rows.Err())
+}
+
+// Members.
+
+func (tx *tx) AddMember(m qun.Member) (bool, error) {
+	res, err := tx.ExecContext(tx.ctx, `INSERT INTO members (chat_id, user_id, app_id, role, joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		m.Chat, nullID(m.User), nullID(m.App), m.Role, ms(m.JoinedAt))
+	if err != nil {
+		return false, fail("member", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (tx *tx) UpdateMember(m qun.Member) error {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE members SET role = ? WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, m.Role, m.Chat, m.User, m.App)
+	return affected("member", res, err)
+}
+
+func (tx *tx) RemoveMember(chat, user, app int64) (bool, error) {
+	res, err := tx.ExecContext(tx.ctx, `DELETE FROM members WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
+	if err != nil {
+		return false, fail("member", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (tx *tx) Member(chat, user, app int64) (qun.Member, error) {
+	found, err := tx.members(`WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
+	if err != nil {
+		return qun.Member{}, err
+	}
+	if len(found) == 0 {
+		return qun.Member{}, fail("member", sql.ErrNoRows)
+	}
+	return found[0], nil
+}
+
+func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
+	q, args := `WHERE chat_id = ? AND seq > ?`, []any{f.Chat, f.After}
+	if f.UsersOnly {
+		q += ` AND user_id IS NOT NULL`
+	}
+	if f.Role != "" {
+		q += ` AND role = ?`
+		args = append(args, f.Role)
+	}
+	q += ` ORDER BY seq`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	return tx.members(q, args...)
+}
+
+func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
+	if err != nil {
+		return nil, fail("members", err)
+	}
+	defer rows.Close()
+	var out []qun.Member
+	for rows.Next() {
+		var (
+			m         qun.Member
+			user, app sql.NullInt64
+			joined    int64
+		)
+		if err := rows.Scan(&m.Seq, &m.Chat, &user, &app, &m.Role, &joined); err != nil {
+			return nil, fail("members", err)
+		}
+		m.User, m.App, m.JoinedAt = user.Int64, app.Int64, fromMS(joined)
+		out = append(out, m)
+	}
+	return out, fail("members", rows.Err())
+}
+
+func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
+	err = tx.QueryRowContext(tx.ctx, `SELECT count(user_id), count(app_id) FROM members WHERE chat_id = ?`, chat).Scan(&users, &bots)
+	return users, bots, fail("members", err)
+}
+
+// Dedupe.
+
+func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO dedupe (scope, key, chat_id, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (scope, key) DO UPDATE SET chat_id = excluded.chat_id, created_at = excluded.created_at
+		WHERE dedupe.created_at < ?`, d.Scope, d.Key, d.ChatID, ms(d.CreatedAt), ms(notBefore))
+	if err != nil {
+		return "", fail("dedupe", err)
+	}
+	var holder string
+	err = tx.QueryRowContext(tx.ctx, `SELECT chat_id FROM dedupe WHERE scope = ? AND key = ?`, d.Scope, d.Key).Scan(&holder)
+	return holder, fail("dedupe", err)
+}
+
+// Meta and reset.
+
+func (tx *tx) Meta(key string) (string, error) {
+	var v string
+	err := tx.QueryRowContext(tx.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return v, fail("meta", err)
+}
+
+func (tx *tx) SetMeta(key, value string) error {
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return fail("meta", err)
+}
+
+func (tx *tx) Reset() error {
+	for _, table := range []string{"dedupe", "members", "chats", "friendships", "aliases", "users", "apps", "tenants"} {
+		if _, err := tx.ExecContext(tx.ctx, `DELETE FROM `+table); err != nil {
+			return fail("reset "+table, err)
+		}
+	}
+	return nil
+}
+
+func affected(what string, res sql.Result, err error) error {
+	if err != nil {
+		return fail(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(what, err)
+	}
+	if n == 0 {
+		return fail(what, sql.ErrNoRows)
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
