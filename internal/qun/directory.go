@@ -45,12 +45,15 @@ func (s *Service) LoadDirectory(ctx context.Context, d Directory) error {
 
 // Reset deletes every tenant, app, user, chat and dedupe record and loads d
 // instead, in one transaction. Issued tokens stay valid for apps d keeps.
-func (s *Service) Reset(ctx context.Context, d Directory) error {
+func (s *Service) Reset(ctx context.Context, d Directory, fingerprint string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.Reset(); err != nil {
 			return err
 		}
-		return loadDirectory(tx, d)
+		if err := loadDirectory(tx, d); err != nil {
+			return err
+		}
+		return tx.SetMeta(metaFixtures, fingerprint)
 	})
 }
 
@@ -415,4 +418,31 @@ func (s *Service) Friends(ctx context.Context, r UserRef) ([]UserRef, error) {
 	})
 	slices.SortFunc(out, func(a, b UserRef) int { return strings.Compare(a.String(), b.String()) })
 	return out, err
+}
+
+// metaFixtures is the meta key holding the fingerprint of the loaded
+// directory.
+const metaFixtures = "directory_fingerprint"
+
+// Bootstrap loads d into an empty store and records its fingerprint, in one
+// transaction. A store that already holds a directory keeps it; stale
+// reports whether that directory came from other fixtures.
+func (s *Service) Bootstrap(ctx context.Context, d Directory, fingerprint string) (loaded, stale bool, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		tenants, err := tx.Tenants("")
+		if err != nil {
+			return err
+		}
+		if len(tenants) > 0 {
+			old, err := tx.Meta(metaFixtures)
+			stale = old != fingerprint
+			return err
+		}
+		if err := loadDirectory(tx, d); err != nil {
+			return fmt.Errorf("load directory: %w", err)
+		}
+		loaded = true
+		return tx.SetMeta(metaFixtures, fingerprint)
+	})
+	return loaded, stale, err
 }

@@ -1,0 +1,216 @@
+// Command qun runs the qun group-chat server: one process serving the
+// Feishu, DingTalk and WeCom chat APIs over one store.
+//
+// Usage:
+//
+//	qun serve [flags]   start a node (see qun help)
+//	qun fixtures        print the built-in demo directory (a fixtures example)
+//	qun version         print the version
+//	qun help            print help
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/qunhq/qun/internal/fixtures"
+	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run executes a command line and returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "help"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if err := serve(ctx, args, getenv, stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintln(stderr, "qun:", err)
+			return 1
+		}
+		return 0
+	case "fixtures":
+		stdout.Write(fixtures.Demo)
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "qun", version())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "qun: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// options are serve's settings; each flag has an environment variable.
+type options struct {
+	addr, data, fixtures, adminToken, logFormat, logLevel string
+	reset                                                 bool
+}
+
+func flags(o *options, getenv func(string) string) *flag.FlagSet {
+	fs := flag.NewFlagSet("qun serve", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	def := server.DefaultConfig()
+	fs.StringVar(&o.addr, "addr", env("QUN_ADDR", def.Addr), "listen address (env QUN_ADDR)")
+	fs.StringVar(&o.data, "data", env("QUN_DATA", def.DataDir), "directory of the embedded database (env QUN_DATA)")
+	fs.StringVar(&o.fixtures, "fixtures", env("QUN_FIXTURES", ""), "directory fixtures file (YAML); empty loads the demo directory (env QUN_FIXTURES)")
+	fs.StringVar(&o.adminToken, "admin-token", env("QUN_ADMIN_TOKEN", ""), "token guarding the admin API and console; empty generates one (env QUN_ADMIN_TOKEN)")
+	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
+	fs.StringVar(&o.logLevel, "log-level", env("QUN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env QUN_LOG_LEVEL)")
+	fs.BoolVar(&o.reset, "reset", env("QUN_RESET", "") == "true", "wipe the database and load the fixtures again (env QUN_RESET=true)")
+	return fs
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `qun — an open-source server for the Feishu, DingTalk and WeCom group-chat APIs.
+
+Usage:
+  qun serve [flags]   start a node with an embedded SQLite database
+  qun fixtures        print the built-in demo directory (an example fixtures file)
+  qun version         print the version
+  qun help            print this help
+
+Flags of serve:
+`)
+	var o options
+	fs := flags(&o, func(string) string { return "" })
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func newLogger(o options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flags(&o, getenv)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := server.DefaultConfig()
+	cfg.Addr, cfg.DataDir, cfg.Fixtures, cfg.AdminToken, cfg.Logger = o.addr, o.data, o.fixtures, o.adminToken, log
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if o.reset {
+		if err := srv.Reset(ctx); err != nil {
+			srv.Shutdown(ctx)
+			return err
+		}
+		log.Info("state reset to the fixtures")
+	}
+	if err := srv.Listen(); err != nil {
+		srv.Shutdown(ctx)
+		return err
+	}
+	banner(stdout, srv, o)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	select {
+	case err := <-done:
+		srv.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// banner prints where the node listens and the credentials to use it.
+func banner(w io.Writer, srv *server.Server, o options) {
+	url := srv.URL()
+	fmt.Fprintf(w, "qun %s listening on %s\n", version(), url)
+	fmt.Fprintf(w, "  data:        %s\n", o.data)
+	source := o.fixtures
+	if source == "" {
+		source = "built-in demo directory (qun fixtures prints it)"
+	}
+	fmt.Fprintf(w, "  directory:   %s\n", source)
+	fmt.Fprintf(w, "  admin token: %s\n", srv.AdminToken())
+	fmt.Fprintf(w, "  console:     %s/console\n", url)
+	fmt.Fprintf(w, "  metrics:     %s/metrics\n", url)
+	seen := map[qun.Platform]bool{}
+	for _, t := range srv.Directory().Tenants {
+		if seen[t.Tenant.Platform] || len(t.Apps) == 0 {
+			continue
+		}
+		seen[t.Tenant.Platform] = true
+		a := t.Apps[0]
+		fmt.Fprintf(w, "  %-9s    tenant %s, app %s, secret %s\n", t.Tenant.Platform+":", t.Tenant.Key, a.Key, a.Secret)
+	}
+	if a, ok := firstApp(srv.Directory(), qun.Feishu); ok {
+		fmt.Fprintf(w, "\nTry it:\n  curl -s -X POST %s/open-apis/auth/v3/tenant_access_token/internal -H 'Content-Type: application/json' -d '{\"app_id\":\"%s\",\"app_secret\":\"%s\"}'\n", url, a.Key, a.Secret)
+	}
+}
+
+func firstApp(d qun.Directory, p qun.Platform) (qun.App, bool) {
+	for _, t := range d.Tenants {
+		if t.Tenant.Platform == p && len(t.Apps) > 0 {
+			return t.Apps[0], true
+		}
+	}
+	return qun.App{}, false
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServe runs `qun serve` as the README does, follows the README's curl
+// session against it, and stops it the way Ctrl-C does.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env := map[string]string{"QUN_DATA": filepath.Join(dir, "data"), "QUN_ADMIN_TOKEN": "from-env"}
+	status := make(chan int, 1)
+	go func() {
+		status <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	var banner bytes.Buffer
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "tenant_access_token/internal") {
+		banner.WriteString(sc.Text() + "\n")
+	}
+	go io.Copy(io.Discard, pr)
+	out := banner.String()
+	base := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(out)
+	if base == nil {
+		t.Fatalf("no listen address in:\n%s", out)
+	}
+	for _, want := range []string{"admin token: from-env", "cli_a10fbf7e94b8d01d", "demo-feishu-secret", "736588c9260f175e", filepath.Join(dir, "data")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The README's curl session: a token, then the seed's request.
+	post := func(path, auth, body string) map[string]any {
+		req, _ := http.NewRequest("POST", base[1]+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tok := post("/open-apis/auth/v3/tenant_access_token/internal", "", `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`)
+	created := post("/open-apis/im/v1/chats?user_id_type=open_id", "Bearer "+tok["tenant_access_token"].(string),
+		`{"name":"测试群名称","owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs","user_id_list":["ou_7d8a6e6df7621556ce0d21922b676706ccs"]}`)
+	if created["code"] != float64(0) {
+		t.Fatalf("create: %v", created)
+	}
+
+	cancel()
+	select {
+	case code := <-status:
+		if code != 0 {
+			t.Errorf("exit status %d after shutdown", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestHelpAndErrors(t *testing.T) {
+	ctx := context.Background()
+	noenv := func(string) string { return "" }
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"help"}, noenv, &out, &errOut); code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, flag := range []string{"-addr", "QUN_ADDR", "-data", "QUN_DATA", "-fixtures", "QUN_FIXTURES", "-admin-token", "QUN_ADMIN_TOKEN", "127.0.0.1:8080", "./qun-data"} {
+		if !strings.Contains(out.String(), flag) {
+			t.Errorf("help lacks %q", flag)
+		}
+	}
+	if code := run(ctx, []string{"frobnicate"}, noenv, &out, &errOut); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	errOut.Reset()
+	if code := run(ctx, []string{"serve", "--log-format", "xml", "--data", t.TempDir()}, noenv, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "log-format") {
+		t.Errorf("bad flag value: exit %d, stderr %q", code, errOut.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"fixtures"}, noenv, &out, &errOut); code != 0 || !strings.Contains(out.String(), "cli_a10fbf7e94b8d01d") {
+		t.Errorf("fixtures: exit %d", code)
+	}
+}
+
+// TestReadmeCurlSession runs the README's curl session, as written, against
+// `qun serve` (only the address changes).
+func TestReadmeCurlSession(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- curl-session.*?```sh\n(.*?)```\n<!-- /curl-session -->").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("no curl session in README.md")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var base string
+	for sc.Scan() {
+		if f := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(sc.Text()); f != nil {
+			base = f[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", base)
+	out, err := exec.Command("bash", "-euo", "pipefail", "-c", script).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"code":0,"msg":"success"`)) || !bytes.Contains(out, []byte(`"owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"`)) {
+		t.Errorf("README session: %v\n%s", err, out)
+	}
+	cancel()
+	<-done
+}

@@ -1,0 +1,439 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/qunhq/qun/internal/fixtures"
+	"github.com/qunhq/qun/internal/httpx"
+	"github.com/qunhq/qun/internal/qun"
+)
+
+// The admin API is qun's own JSON API for operators and test suites, under
+// /admin/v1/, guarded by the admin token (Authorization: Bearer <token>).
+// docs/admin-api.md documents it.
+
+const adminJSON = "application/json; charset=utf-8"
+
+// adminError is the admin API's error body.
+type adminError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, fn func(r *http.Request) (any, error)) {
+		mux.Handle(pattern, httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.Annotate(r, "admin", pattern, "")
+			if !s.adminAuthorized(r) {
+				s.adminFail(w, r, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (Authorization: Bearer <token>)")
+				return
+			}
+			v, err := fn(r)
+			if err != nil {
+				s.adminError(w, r, err)
+				return
+			}
+			httpx.WriteJSON(w, http.StatusOK, adminJSON, v)
+		}), func(w http.ResponseWriter, r *http.Request) {
+			s.adminFail(w, r, http.StatusInternalServerError, "internal", "internal error")
+		}))
+	}
+	route("GET /admin/v1/directory", s.adminDirectory)
+	route("GET /admin/v1/tenants", s.adminTenants)
+	route("POST /admin/v1/tenants", s.adminCreateTenant)
+	route("GET /admin/v1/apps", s.adminApps)
+	route("POST /admin/v1/apps", s.adminCreateApp)
+	route("PATCH /admin/v1/apps/{platform}/{key}", s.adminPatchApp)
+	route("DELETE /admin/v1/apps/{platform}/{key}", s.adminDeleteApp)
+	route("GET /admin/v1/users", s.adminUsers)
+	route("POST /admin/v1/users", s.adminCreateUser)
+	route("PATCH /admin/v1/users/{platform}/{tenant}/{user_id}", s.adminPatchUser)
+	route("GET /admin/v1/friendships", s.adminFriendships)
+	route("POST /admin/v1/friendships", s.adminAddFriendship)
+	route("GET /admin/v1/chats", s.adminChats)
+	route("GET /admin/v1/chats/{chat_id}", s.adminChat)
+	route("POST /admin/v1/reset", s.adminReset)
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		s.adminFail(w, r, http.StatusNotFound, "not_found", "no such admin API: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Server) adminAuthorized(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		token = r.Header.Get("X-Qun-Admin-Token")
+	}
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) == 1
+}
+
+func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	var body adminError
+	body.Error.Code, body.Error.Message = code, msg
+	httpx.RecordOf(r.Context()).Set(func(rec *httpx.Record) { rec.Code = code })
+	httpx.WriteJSON(w, status, adminJSON, body)
+}
+
+func (s *Server) adminError(w http.ResponseWriter, r *http.Request, err error) {
+	var bad badRequest
+	if errors.As(err, &bad) {
+		s.adminFail(w, r, http.StatusBadRequest, string(qun.EInvalid), bad.Error())
+		return
+	}
+	e := qun.AsError(err)
+	status := map[qun.Code]int{
+		qun.EInvalid:     http.StatusBadRequest,
+		qun.ENotFound:    http.StatusNotFound,
+		qun.EConflict:    http.StatusConflict,
+		qun.EForbidden:   http.StatusForbidden,
+		qun.EUnavailable: http.StatusForbidden,
+	}[e.Code]
+	msg := e.Message
+	if status == 0 {
+		status, msg = http.StatusInternalServerError, "internal error"
+		httpx.RecordOf(r.Context()).Set(func(rec *httpx.Record) { rec.Err = err })
+	}
+	s.adminFail(w, r, status, string(e.Code), msg)
+}
+
+// badRequest is a malformed admin request.
+type badRequest struct{ msg string }
+
+func (b badRequest) Error() string { return b.msg }
+
+func decodeAdmin(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest{"invalid JSON body: " + err.Error()}
+	}
+	return nil
+}
+
+func platformParam(v string) (qun.Platform, error) {
+	p := qun.Platform(v)
+	if v != "" && !p.Valid() {
+		return "", badRequest{fmt.Sprintf("unknown platform %q (want feishu, dingtalk or wecom)", v)}
+	}
+	return p, nil
+}
+
+// tenantID finds the internal ID of a tenant key, 0 for "".
+func (s *Server) tenantID(r *http.Request, p qun.Platform, key string) (int64, error) {
+	if key == "" {
+		return 0, nil
+	}
+	if p == "" {
+		return 0, badRequest{"tenant needs platform"}
+	}
+	var id int64
+	err := s.store.View(r.Context(), func(tx qun.Tx) error {
+		t, err := tx.TenantByKey(p, key)
+		id = t.ID
+		return err
+	})
+	return id, err
+}
+
+// Views with the tenant key beside the entity.
+
+type appView struct {
+	Tenant string `json:"tenant"`
+	qun.App
+}
+
+type userView struct {
+	Platform qun.Platform `json:"platform"`
+	Tenant   string       `json:"tenant"`
+	qun.User
+}
+
+type tenantView struct {
+	qun.Tenant
+	Apps  []qun.App  `json:"apps"`
+	Users []qun.User `json:"users"`
+}
+
+func (s *Server) adminDirectory(r *http.Request) (any, error) {
+	p, err := platformParam(r.URL.Query().Get("platform"))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.svc.Directory(r.Context(), p)
+	out := []tenantView{}
+	for _, e := range entries {
+		out = append(out, tenantView{Tenant: e.Tenant, Apps: orEmpty(e.Apps), Users: orEmpty(e.Users)})
+	}
+	return map[string]any{"tenants": out}, err
+}
+
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func (s *Server) adminTenants(r *http.Request) (any, error) {
+	p, err := platformParam(r.URL.Query().Get("platform"))
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.svc.Tenants(r.Context(), p)
+	return map[string]any{"tenants": orEmpty(ts)}, err
+}
+
+func (s *Server) adminCreateTenant(r *http.Request) (any, error) {
+	var t qun.Tenant
+	if err := decodeAdmin(r, &t); err != nil {
+		return nil, err
+	}
+	return s.svc.CreateTenant(r.Context(), t)
+}
+
+// appInput is an app in a create or patch request; absent fields keep
+// their defaults (create) or values (patch).
+type appInput struct {
+	Platform      qun.Platform `json:"platform"`
+	Tenant        string       `json:"tenant"`
+	Key           string       `json:"key"`
+	Secret        *string      `json:"secret"`
+	Name          *string      `json:"name"`
+	Kind          *qun.AppKind `json:"kind"`
+	Developer     *string      `json:"developer"`
+	Bot           *bool        `json:"bot"`
+	Installed     *bool        `json:"installed"`
+	ExternalChats *bool        `json:"external_chats"`
+	Scopes        *[]string    `json:"scopes"`
+}
+
+func (in appInput) apply(a *qun.App) {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&a.Secret, in.Secret)
+	set(&a.Name, in.Name)
+	set(&a.Developer, in.Developer)
+	if in.Kind != nil {
+		a.Kind = *in.Kind
+	}
+	for _, f := range []struct {
+		dst *bool
+		v   *bool
+	}{{&a.Bot, in.Bot}, {&a.Installed, in.Installed}, {&a.ExternalChats, in.ExternalChats}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	if in.Scopes != nil {
+		a.Scopes = *in.Scopes
+	}
+}
+
+// listScope reads the platform and tenant query parameters of a listing.
+func (s *Server) listScope(r *http.Request) (qun.Platform, int64, error) {
+	q := r.URL.Query()
+	p, err := platformParam(q.Get("platform"))
+	if err != nil {
+		return "", 0, err
+	}
+	tid, err := s.tenantID(r, p, q.Get("tenant"))
+	return p, tid, err
+}
+
+func (s *Server) adminApps(r *http.Request) (any, error) {
+	p, tid, err := s.listScope(r)
+	if err != nil {
+		return nil, err
+	}
+	out := []appView{}
+	err = s.store.View(r.Context(), func(tx qun.Tx) error {
+		apps, err := tx.Apps(p, tid)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			t, err := tx.Tenant(a.TenantID)
+			if err != nil {
+				return err
+			}
+			out = append(out, appView{Tenant: t.Key, App: a})
+		}
+		return nil
+	})
+	return map[string]any{"apps": out}, err
+}
+
+func (s *Server) adminCreateApp(r *http.Request) (any, error) {
+	var in appInput
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	if _, err := platformParam(string(in.Platform)); err != nil || in.Platform == "" || in.Tenant == "" {
+		return nil, badRequest{"platform and tenant are required"}
+	}
+	a := qun.App{Key: in.Key, Bot: true, Installed: true}
+	in.apply(&a)
+	a, err := s.svc.CreateApp(r.Context(), in.Platform, in.Tenant, a)
+	return appView{Tenant: in.Tenant, App: a}, err
+}
+
+func (s *Server) adminPatchApp(r *http.Request) (any, error) {
+	var in appInput
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	p, err := platformParam(r.PathValue("platform"))
+	if err != nil {
+		return nil, err
+	}
+	var a qun.App
+	err = s.store.View(r.Context(), func(tx qun.Tx) error {
+		a, err = tx.AppByKey(p, 0, r.PathValue("key"))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.apply(&a)
+	return s.svc.UpdateApp(r.Context(), a)
+}
+
+func (s *Server) adminDeleteApp(r *http.Request) (any, error) {
+	p, err := platformParam(r.PathValue("platform"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]bool{"deleted": true}, s.svc.DeleteApp(r.Context(), p, r.PathValue("key"))
+}
+
+func (s *Server) adminUsers(r *http.Request) (any, error) {
+	p, tid, err := s.listScope(r)
+	if err != nil {
+		return nil, err
+	}
+	out := []userView{}
+	err = s.store.View(r.Context(), func(tx qun.Tx) error {
+		users, err := tx.Users(p, tid)
+		if err != nil {
+			return err
+		}
+		keys := map[int64]qun.Tenant{}
+		for _, u := range users {
+			t, ok := keys[u.TenantID]
+			if !ok {
+				if t, err = tx.Tenant(u.TenantID); err != nil {
+					return err
+				}
+				keys[u.TenantID] = t
+			}
+			out = append(out, userView{Platform: t.Platform, Tenant: t.Key, User: u})
+		}
+		return nil
+	})
+	return map[string]any{"users": out}, err
+}
+
+// userInput is a user in a create request.
+type userInput struct {
+	Platform qun.Platform   `json:"platform"`
+	Tenant   string         `json:"tenant"`
+	UserID   string         `json:"user_id"`
+	Name     string         `json:"name"`
+	Kind     qun.UserKind   `json:"kind"`
+	Status   qun.UserStatus `json:"status"`
+	Aliases  []qun.Alias    `json:"aliases"`
+}
+
+func (s *Server) adminCreateUser(r *http.Request) (any, error) {
+	var in userInput
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	if !in.Platform.Valid() || in.Tenant == "" {
+		return nil, badRequest{"platform and tenant are required"}
+	}
+	u, err := s.svc.CreateUser(r.Context(), in.Platform, in.Tenant, qun.User{
+		UserID: in.UserID, Name: in.Name, Kind: in.Kind, Status: in.Status, Aliases: in.Aliases,
+	})
+	return userView{Platform: in.Platform, Tenant: in.Tenant, User: u}, err
+}
+
+func (s *Server) adminPatchUser(r *http.Request) (any, error) {
+	var in struct {
+		Status qun.UserStatus `json:"status"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	p, err := platformParam(r.PathValue("platform"))
+	if err != nil {
+		return nil, err
+	}
+	ref := qun.UserRef{Platform: p, Tenant: r.PathValue("tenant"), UserID: r.PathValue("user_id")}
+	u, err := s.svc.SetUserStatus(r.Context(), ref, in.Status)
+	return userView{Platform: p, Tenant: ref.Tenant, User: u}, err
+}
+
+func (s *Server) adminFriendships(r *http.Request) (any, error) {
+	ref, err := fixtures.ParseUserRef(r.URL.Query().Get("user"))
+	if err != nil {
+		return nil, badRequest{err.Error() + " (query parameter user)"}
+	}
+	friends, err := s.svc.Friends(r.Context(), ref)
+	return map[string]any{"user": ref, "friends": orEmpty(friends)}, err
+}
+
+func (s *Server) adminAddFriendship(r *http.Request) (any, error) {
+	var in struct {
+		A string `json:"a"`
+		B string `json:"b"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	a, err1 := fixtures.ParseUserRef(in.A)
+	b, err2 := fixtures.ParseUserRef(in.B)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, badRequest{err.Error()}
+	}
+	return map[string]any{"a": a, "b": b}, s.svc.AddFriendship(r.Context(), a, b)
+}
+
+func (s *Server) adminChats(r *http.Request) (any, error) {
+	p, tid, err := s.listScope(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	f := qun.ChatFilter{Platform: p, TenantID: tid, Status: qun.ChatStatus(q.Get("status")), Query: q.Get("query")}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 0 {
+			return nil, badRequest{"limit must be a non-negative integer"}
+		}
+	}
+	chats, err := s.svc.ChatDetails(r.Context(), f)
+	return map[string]any{"chats": orEmpty(chats)}, err
+}
+
+func (s *Server) adminChat(r *http.Request) (any, error) {
+	return s.svc.ChatDetailByID(r.Context(), r.PathValue("chat_id"))
+}
+
+func (s *Server) adminReset(r *http.Request) (any, error) {
+	if err := s.Reset(r.Context()); err != nil {
+		return nil, err
+	}
+	return map[string]any{"reset": true, "tenants": len(s.directory.Tenants)}, nil
+}

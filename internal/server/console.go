@@ -1,0 +1,59 @@
+package server
+
+import (
+	"crypto/subtle"
+	_ "embed"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/qunhq/qun/internal/httpx"
+	"github.com/qunhq/qun/internal/qun"
+)
+
+//go:embed console/console.html
+var consoleHTML string
+
+var consoleTmpl = template.Must(template.New("console").Funcs(template.FuncMap{
+	"time": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+}).Parse(consoleHTML))
+
+const consoleCookie = "qun_admin"
+
+// consoleHandler serves /console: a read-only page of the directory and
+// the newest chats. It asks for the admin token once and keeps it in a
+// cookie.
+func (s *Server) consoleHandler() http.Handler {
+	return httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Annotate(r, "console", "/console", "")
+		if tok := r.FormValue("token"); tok != "" {
+			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+				http.SetCookie(w, &http.Cookie{Name: consoleCookie, Value: tok, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			}
+			http.Redirect(w, r, "/console", http.StatusSeeOther)
+			return
+		}
+		data := struct {
+			Authorized bool
+			Entries    []qun.DirectoryEntry
+			Chats      []qun.ChatDetail
+			Err        string
+		}{}
+		if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1 {
+			data.Authorized = true
+			var err error
+			if data.Entries, err = s.svc.Directory(r.Context(), ""); err == nil {
+				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Newest: true, Limit: 100})
+			}
+			if err != nil {
+				data.Err = err.Error()
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := consoleTmpl.Execute(w, data); err != nil {
+			s.log.Error("console: render", "err", err)
+		}
+	}), func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	})
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are a node's Prometheus metrics, in a registry of their own so
+// that several nodes can run in one process (tests).
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "qun_http_requests_total",
+			Help: "HTTP requests served, by dialect, route, HTTP status and platform error code (empty on success).",
+		}, []string{"dialect", "route", "status", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "qun_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by dialect and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"dialect", "route"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(dialect, route string, status int, code string, d time.Duration) {
+	if route == "" {
+		route = "other"
+	}
+	m.requests.WithLabelValues(dialect, route, strconv.Itoa(status), code).Inc()
+	m.duration.WithLabelValues(dialect, route).Observe(d.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,286 @@
+// Package server assembles one qun node: it opens the store, loads the
+// directory, mounts the dialects, the admin API, the console and the metrics
+// endpoint on one handler, and serves it with access logging, request
+// timeouts and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/qunhq/qun/internal/feishu"
+	"github.com/qunhq/qun/internal/fixtures"
+	"github.com/qunhq/qun/internal/httpx"
+	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/sqlite"
+)
+
+// Config configures a node.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// DataDir holds the embedded SQLite database (ignored when Store is set).
+	DataDir string
+	// Fixtures is the directory fixtures file; "" loads the demo directory.
+	Fixtures string
+	// AdminToken guards the admin API and console; "" generates one.
+	AdminToken string
+	// Store replaces the embedded SQLite store; the caller closes it.
+	Store qun.Store
+	// Clock replaces time.Now (tests).
+	Clock func() time.Time
+	// RequestTimeout bounds the work of one request.
+	RequestTimeout time.Duration
+	// Feishu configures the Feishu dialect.
+	Feishu feishu.Config
+	// Logger receives the access log and errors.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a node's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "./qun-data",
+		RequestTimeout: 30 * time.Second,
+		Feishu:         feishu.DefaultConfig(),
+	}
+}
+
+// Server is one qun node.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	store     qun.Store
+	ownStore  bool
+	svc       *qun.Service
+	directory qun.Directory
+	// fingerprint identifies the fixtures directory was loaded from.
+	fingerprint string
+	handler     http.Handler
+	metrics     *metrics
+
+	http *http.Server
+	ln   net.Listener
+}
+
+// New opens the store, loads the directory into an empty database, and
+// builds the handler. It does not listen yet.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultConfig().RequestTimeout
+	}
+	if cfg.AdminToken == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		cfg.AdminToken = "qun-admin-" + hex.EncodeToString(b)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store}
+	if s.store == nil {
+		db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "qun.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownStore = db, true
+	}
+	var opts []qun.Option
+	if cfg.Clock != nil {
+		opts = append(opts, qun.WithClock(cfg.Clock))
+	}
+	s.svc = qun.NewService(s.store, opts...)
+	if err := s.loadDirectory(ctx); err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	s.metrics = newMetrics()
+	fcfg := cfg.Feishu
+	fcfg.Logger = s.log
+	mux := http.NewServeMux()
+	mux.Handle("/open-apis/", feishu.New(s.svc, fcfg))
+	mux.Handle("/admin/", s.adminHandler())
+	mux.Handle("/console", s.consoleHandler())
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console", http.StatusFound)
+	})
+	s.handler = s.observe(mux)
+	return s, nil
+}
+
+// loadDirectory loads the fixtures into an empty store; a store that
+// already holds a directory keeps it.
+func (s *Server) loadDirectory(ctx context.Context) error {
+	d, raw, err := fixtures.Load(s.cfg.Fixtures)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(raw)
+	s.directory, s.fingerprint = d, hex.EncodeToString(sum[:])
+	loaded, stale, err := s.svc.Bootstrap(ctx, d, s.fingerprint)
+	switch {
+	case err != nil:
+		return err
+	case loaded:
+		s.log.Info("directory loaded", "fixtures", fixturesName(s.cfg.Fixtures), "tenants", len(d.Tenants))
+	case stale:
+		s.log.Warn("the database holds a directory from other fixtures; keeping it (POST /admin/v1/reset loads the new ones)", "fixtures", fixturesName(s.cfg.Fixtures))
+	}
+	return nil
+}
+
+func fixturesName(path string) string {
+	if path == "" {
+		return "built-in demo"
+	}
+	return path
+}
+
+// Reset replaces the whole state with the loaded fixtures.
+func (s *Server) Reset(ctx context.Context) error {
+	return s.svc.Reset(ctx, s.directory, s.fingerprint)
+}
+
+// Handler returns the node's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Service returns the node's domain service.
+func (s *Server) Service() *qun.Service { return s.svc }
+
+// Directory returns the directory the node loads on reset.
+func (s *Server) Directory() qun.Directory { return s.directory }
+
+// AdminToken returns the token that guards the admin API.
+func (s *Server) AdminToken() string { return s.cfg.AdminToken }
+
+// Listen binds the configured address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// URL is the base URL of the listening node, e.g. http://127.0.0.1:8080.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Serve serves on the bound address until Shutdown; it returns nil after a
+// graceful shutdown.
+func (s *Server) Serve() error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout + 30*time.Second,
+		WriteTimeout:      s.cfg.RequestTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting requests, waits for those in flight (until ctx
+// ends) and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.http != nil {
+		err = s.http.Shutdown(ctx)
+	} else if s.ln != nil {
+		err = s.ln.Close()
+	}
+	return errors.Join(err, s.closeStore())
+}
+
+func (s *Server) closeStore() error {
+	if s.ownStore {
+		return s.store.Close()
+	}
+	return nil
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe wraps h with the request timeout, the access log and metrics.
+func (s *Server) observe(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &httpx.Record{}
+		ctx, cancel := context.WithTimeout(httpx.WithRecord(r.Context(), rec), s.cfg.RequestTimeout)
+		defer cancel()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r.WithContext(ctx))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		dialect, logID, code, route, err := rec.Snapshot()
+		if dialect == "" {
+			dialect = "other"
+		}
+		s.metrics.observe(dialect, route, sw.status, code, elapsed)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", elapsed.Round(time.Microsecond), "dialect", dialect}
+		if logID != "" {
+			attrs = append(attrs, "log_id", logID)
+		}
+		if code != "" {
+			attrs = append(attrs, "code", code)
+		}
+		level := slog.LevelInfo
+		if err != nil {
+			attrs = append(attrs, "err", err.Error())
+		}
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "request", attrs...)
+	})
+}

@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+func get(t *testing.T, url string, header ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminAuth(t *testing.T) {
+	srv := quntest.NewServer(t)
+	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", quntest.AdminToken}} {
+		code, body := get(t, srv.URL+"/admin/v1/tenants", h...)
+		if code != 401 || !strings.Contains(body, `"unauthorized"`) {
+			t.Errorf("headers %v: HTTP %d %s", h, code, body)
+		}
+	}
+	if code, _ := get(t, srv.URL+"/admin/v1/tenants", "X-Qun-Admin-Token", quntest.AdminToken); code != 200 {
+		t.Errorf("X-Qun-Admin-Token: HTTP %d", code)
+	}
+}
+
+// TestAdminDirectory creates a tenant, an app and users at run time and
+// sees them listed, with generated identifiers in the platform's format.
+func TestAdminDirectory(t *testing.T) {
+	srv := quntest.NewServer(t)
+	var tenant struct{ Key, Platform, Name string }
+	if err := srv.Admin("POST", "/admin/v1/tenants", map[string]any{"platform": "feishu", "name": "Runtime Co", "policy": map[string]any{"public_chats": true}}, &tenant); err != nil {
+		t.Fatal(err)
+	}
+	if len(tenant.Key) != 16 || tenant.Platform != "feishu" {
+		t.Fatalf("tenant = %+v, want a generated 16-hex key", tenant)
+	}
+	var app struct{ Key, Secret, Tenant string }
+	if err := srv.Admin("POST", "/admin/v1/apps", map[string]any{"platform": "feishu", "tenant": tenant.Key, "secret": "s3cret", "scopes": []string{"im:chat"}}, &app); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(app.Key, "cli_") || len(app.Key) != 20 || app.Tenant != tenant.Key {
+		t.Fatalf("app = %+v", app)
+	}
+	var user struct {
+		UserID  string `json:"user_id"`
+		Aliases []struct{ Kind, Scope, Value string }
+	}
+	if err := srv.Admin("POST", "/admin/v1/users", map[string]any{"platform": "feishu", "tenant": tenant.Key, "user_id": "newbie", "name": "New"}, &user); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, a := range user.Aliases {
+		if a.Scope == app.Key || a.Scope == tenant.Key {
+			kinds[a.Kind] = a.Value
+		}
+	}
+	if !strings.HasPrefix(kinds["open_id"], "ou_") || len(kinds["open_id"]) != 35 || !strings.HasPrefix(kinds["union_id"], "on_") || len(kinds["union_id"]) != 35 {
+		t.Errorf("generated ids = %v", kinds)
+	}
+	// Duplicates conflict; unknown tenants are 404; bad input is 400.
+	for _, c := range []struct {
+		path string
+		body map[string]any
+		code string
+	}{
+		{"/admin/v1/users", map[string]any{"platform": "feishu", "tenant": tenant.Key, "user_id": "newbie"}, "409 Conflict"},
+		{"/admin/v1/users", map[string]any{"platform": "feishu", "tenant": "nope", "user_id": "x"}, "404 Not Found"},
+		{"/admin/v1/apps", map[string]any{"platform": "feishu", "tenant": tenant.Key}, "400 Bad Request"},
+		{"/admin/v1/tenants", map[string]any{"platform": "myspace"}, "400 Bad Request"},
+		{"/admin/v1/tenants", map[string]any{"platform": "feishu", "unknown_field": 1}, "400 Bad Request"},
+	} {
+		if err := srv.Admin("POST", c.path, c.body, nil); err == nil || !strings.Contains(err.Error(), c.code) {
+			t.Errorf("POST %s %v: %v, want %s", c.path, c.body, err, c.code)
+		}
+	}
+	// Friendships and status changes.
+	if err := srv.Admin("POST", "/admin/v1/friendships", map[string]string{"a": "feishu:" + tenant.Key + "/newbie", "b": "feishu:736588c9260f175e/lisi"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var friends struct {
+		Friends []struct{ Tenant, UserID string }
+	}
+	if err := srv.Admin("GET", "/admin/v1/friendships?user=feishu:736588c9260f175e/lisi", nil, &friends); err != nil {
+		t.Fatal(err)
+	}
+	if len(friends.Friends) != 1 || friends.Friends[0].Tenant != tenant.Key {
+		t.Errorf("friends of lisi = %+v", friends)
+	}
+	var patched struct{ Status string }
+	if err := srv.Admin("PATCH", "/admin/v1/users/feishu/"+tenant.Key+"/newbie", map[string]string{"status": "resigned"}, &patched); err != nil || patched.Status != "resigned" {
+		t.Errorf("PATCH user: %v %+v", err, patched)
+	}
+	var dir struct {
+		Tenants []struct {
+			Key   string
+			Apps  []any
+			Users []any
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/directory?platform=feishu", nil, &dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dir.Tenants); n != 4 || dir.Tenants[3].Key != tenant.Key || len(dir.Tenants[3].Users) != 1 {
+		t.Errorf("directory has %d tenants: %+v", n, dir.Tenants)
+	}
+
+	// Reset goes back to the fixtures.
+	if err := srv.Admin("POST", "/admin/v1/reset", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Admin("GET", "/admin/v1/directory?platform=feishu", nil, &dir); err != nil || len(dir.Tenants) != 3 {
+		t.Errorf("after reset: %v, %d tenants", err, len(dir.Tenants))
+	}
+}
+
+// TestAdminPatchApp toggles an app's bot ability.
+func TestAdminPatchApp(t *testing.T) {
+	srv := quntest.NewServer(t)
+	var app struct {
+		Bot    bool
+		Scopes []string
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"bot": false}, &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.Bot || len(app.Scopes) == 0 {
+		t.Errorf("after PATCH: %+v, want bot off and scopes kept", app)
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/cli_nope", map[string]any{"bot": false}, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("PATCH unknown app: %v", err)
+	}
+}
+
+func TestConsoleAndMetrics(t *testing.T) {
+	srv := quntest.NewServer(t)
+	code, body := get(t, srv.URL+"/console")
+	if code != 200 || !strings.Contains(body, `name="token"`) || strings.Contains(body, "demo-feishu-secret") {
+		t.Errorf("console without token: HTTP %d, asks for the token: %v", code, strings.Contains(body, `name="token"`))
+	}
+	code, body = get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
+	for _, want := range []string{"演示科技 Demo Tech", "cli_a10fbf7e94b8d01d", "zhangsan", "No chats yet"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("console lacks %q (HTTP %d)", want, code)
+		}
+	}
+	get(t, srv.URL+"/open-apis/im/v1/chats")
+	code, body = get(t, srv.URL+"/metrics")
+	if code != 200 || !strings.Contains(body, `qun_http_requests_total{code="",dialect="console",route="/console",status="200"}`) {
+		t.Errorf("metrics: HTTP %d\n%s", code, body)
+	}
+	if code, body := get(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+}
