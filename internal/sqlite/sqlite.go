@@ -5,9 +5,13 @@
 // static binary that builds and cross-compiles without a C toolchain, at the
 // cost of some speed against the cgo driver. The database runs in WAL mode
 // with synchronous=FULL, so a committed transaction survives a crash or a
-// power loss; foreign keys are on. All writes go through one connection
-// (SQLite has one writer anyway), reads through a pool that runs beside it.
-// Migrations are the numbered files in migrations/, applied in order.
+// power loss; foreign keys are on. Reads go through a pool of connections.
+// Writes go through one connection (SQLite has one writer anyway) driven by
+// one goroutine that commits in groups: it runs the updates waiting in its
+// queue one after another in one transaction, each inside its own savepoint
+// so that a failing update rolls back alone, and answers them only after
+// the commit, so one fsync serves many updates. Migrations are the numbered
+// files in migrations/, applied in order.
 package sqlite
 
 import (
@@ -21,9 +25,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/qunhq/qun/internal/qun"
@@ -39,6 +45,75 @@ type DB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	// Prepared statements of each pool, by query text: SQLite spends more
+	// time parsing a statement than running most of ours.
+	writerStmts, readerStmts stmtCache
+
+	writes chan *write // updates waiting for the writer
+	closed chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// write is one update waiting for the writer goroutine.
+type write struct {
+	ctx  context.Context
+	fn   func(qun.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many updates share one commit.
+const maxGroup = 128
+
+// stmtCache holds the prepared statements of one pool.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedArgs leaves queries with long IN lists unprepared, so that the
+// cache stays small.
+const maxCachedArgs = 16
+
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// prepare caches queries a transaction missed. It runs after the
+// transaction released its connection: the writer pool has only one.
+func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, queries []string) {
+	for _, q := range queries {
+		if c.get(q) != nil {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // the query runs unprepared next time too
+		}
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[string]*sql.Stmt{}
+		}
+		if _, dup := c.m[q]; dup {
+			st.Close()
+		} else {
+			c.m[q] = st
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
 }
 
 var _ qun.Store = (*DB)(nil)
@@ -67,13 +142,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	db := &DB{path: path, writer: writer}
+	db := &DB{path: path, writer: writer, writes: make(chan *write), closed: make(chan struct{})}
+	db.wg.Add(1)
+	go db.writeLoop()
 	if err := db.migrate(ctx); err != nil {
+		db.stopWriter()
 		writer.Close()
 		return nil, err
 	}
 	reader, err := sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
+		db.stopWriter()
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -88,8 +167,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
+// Close waits for queued updates and closes the database.
 func (db *DB) Close() error {
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	db.stopWriter()
+	return errors.Join(db.readerStmts.close(), db.writerStmts.close(), db.reader.Close(), db.writer.Close())
+}
+
+func (db *DB) stopWriter() {
+	db.once.Do(func() { close(db.closed) })
+	db.wg.Wait()
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -131,34 +217,191 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
-	return run(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, fn)
-}
-
-// Update runs fn in a read-write transaction. There is one writer, so
-// updates are serial.
-func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
-	return run(ctx, db.writer, nil, fn)
-}
-
-func run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(qun.Tx) error) error {
-	sqlTx, err := db.BeginTx(ctx, opts)
+	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(&tx{Tx: sqlTx, ctx: ctx}); err != nil {
+	t := &tx{Tx: sqlTx, ctx: ctx, stmts: &db.readerStmts}
+	defer func() {
 		sqlTx.Rollback()
-		return err
+		db.readerStmts.prepare(context.WithoutCancel(ctx), db.reader, t.missed)
+	}()
+	return fn(t)
+}
+
+// Update runs fn in a read-write transaction, committed with the other
+// updates queued beside it. It returns once the commit is durable, or with
+// fn's error after rolling back fn's writes.
+func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
+	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closed:
+		return errors.New("sqlite: database closed")
+	}
+	// Once queued, fn may run and commit: wait for the outcome whatever
+	// happens to ctx, so that a success is never reported as a failure.
+	return <-w.done
+}
+
+// writeLoop is the writer goroutine.
+func (db *DB) writeLoop() {
+	defer db.wg.Done()
+	for {
+		var group []*write
+		select {
+		case w := <-db.writes:
+			group = append(group, w)
+		case <-db.closed:
+			return
+		}
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case w := <-db.writes:
+				group = append(group, w)
+			default:
+				break gather
+			}
+		}
+		db.commitGroup(group)
+	}
+}
+
+// commitGroup runs a group of updates in one transaction and answers them.
+func (db *DB) commitGroup(group []*write) {
+	results := make([]error, len(group))
+	var missed []string
+	defer func() {
+		for i, w := range group {
+			w.done <- results[i]
+		}
+		db.writerStmts.prepare(context.Background(), db.writer, missed)
+	}()
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+	sqlTx, err := db.writer.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	if len(group) == 1 {
+		// Alone: the transaction is the update, no savepoint needed.
+		w := group[0]
+		t := &tx{Tx: sqlTx, ctx: w.ctx, stmts: &db.writerStmts}
+		if results[0] = w.ctx.Err(); results[0] == nil {
+			results[0] = runGuarded(w.fn, t)
+		}
+		missed = t.missed
+		if results[0] != nil {
+			sqlTx.Rollback()
+		} else if err := sqlTx.Commit(); err != nil {
+			results[0] = fmt.Errorf("sqlite: commit: %w", err)
+		}
+		return
+	}
+	ctl := &tx{Tx: sqlTx, ctx: context.Background(), stmts: &db.writerStmts}
+	ok := 0
+	for i, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := ctl.exec(`SAVEPOINT qun_update`); err != nil {
+			results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
+			continue
+		}
+		t := &tx{Tx: sqlTx, ctx: w.ctx, stmts: &db.writerStmts}
+		results[i] = runGuarded(w.fn, t)
+		missed = append(missed, t.missed...)
+		if results[i] != nil {
+			if _, err := ctl.exec(`ROLLBACK TO qun_update`); err != nil {
+				// The transaction is in an unknown state: give up on all.
+				sqlTx.Rollback()
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+				return
+			}
+		} else {
+			ok++
+		}
+		if _, err := ctl.exec(`RELEASE qun_update`); err != nil {
+			sqlTx.Rollback()
+			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	missed = append(missed, ctl.missed...)
+	if ok == 0 {
+		sqlTx.Rollback()
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
-	return nil
+}
+
+// runGuarded runs fn, turning a panic into an error: a panicking update must
+// not take the writer goroutine, and every other update, down with it.
+func runGuarded(fn func(qun.Tx) error, t qun.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlite: update panicked: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return fn(t)
 }
 
 // tx implements qun.Tx.
 type tx struct {
 	*sql.Tx
-	ctx context.Context
+	ctx   context.Context
+	stmts *stmtCache
+	// missed lists cacheable queries that were not prepared yet.
+	missed []string
+}
+
+// stmt returns query prepared for this transaction: the pool's prepared
+// statement when there is one.
+func (tx *tx) stmt(query string, nargs int) (*sql.Stmt, error) {
+	if st := tx.stmts.get(query); st != nil {
+		return tx.StmtContext(tx.ctx, st), nil
+	}
+	if nargs <= maxCachedArgs {
+		tx.missed = append(tx.missed, query)
+	}
+	return tx.PrepareContext(tx.ctx, query)
+}
+
+func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(query, len(args))
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
+}
+
+func (tx *tx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := tx.stmt(query, len(args))
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(tx.ctx, args...)
+}
+
+// scanRow runs a query that returns one row into dest.
+func (tx *tx) scanRow(query string, args []any, dest ...any) error {
+	st, err := tx.stmt(query, len(args))
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(tx.ctx, args...).Scan(dest...)
 }
 
 // fail maps a driver error to a domain error.

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,53 @@ func TestReopen(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPanickingUpdate: an update that panics fails alone; the store keeps
+// serving.
+func TestPanickingUpdate(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "qun.db"))
+	defer db.Close()
+	err := db.Update(ctx, func(tx qun.Tx) error {
+		tn := qun.Tenant{Platform: qun.Feishu, Key: "p"}
+		if err := tx.CreateTenant(&tn); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	if err == nil || !strings.Contains(err.Error(), "panicked: boom") {
+		t.Fatalf("Update = %v, want the panic as an error", err)
+	}
+	err = db.Update(ctx, func(tx qun.Tx) error {
+		tn := qun.Tenant{Platform: qun.Feishu, Key: "p"}
+		return tx.CreateTenant(&tn)
+	})
+	if err != nil {
+		t.Fatalf("update after a panic: %v (the panicking one must have rolled back)", err)
+	}
+}
+
+// TestCancelledUpdate: an update whose context ends before it runs does
+// not run.
+func TestCancelledUpdate(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "qun.db"))
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := db.Update(ctx, func(qun.Tx) error { ran = true; return nil })
+	if err == nil || ran {
+		t.Errorf("cancelled update: err %v, ran %v", err, ran)
+	}
+}
+
+// TestUpdateAfterClose fails cleanly.
+func TestUpdateAfterClose(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "qun.db"))
+	db.Close()
+	if err := db.Update(context.Background(), func(qun.Tx) error { return nil }); err == nil {
+		t.Error("Update after Close succeeded")
 	}
 }

@@ -28,7 +28,7 @@ func decode(data string, v any) error {
 // Tenants.
 
 func (tx *tx) CreateTenant(t *qun.Tenant) error {
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?)`, t.Platform, t.Key, encode(t))
+	res, err := tx.exec(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?)`, t.Platform, t.Key, encode(t))
 	if err != nil {
 		return fail("tenant", err)
 	}
@@ -37,7 +37,7 @@ func (tx *tx) CreateTenant(t *qun.Tenant) error {
 }
 
 func (tx *tx) UpdateTenant(t qun.Tenant) error {
-	res, err := tx.ExecContext(tx.ctx, `UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
+	res, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
 	return affected("tenant", res, err)
 }
 
@@ -65,7 +65,7 @@ func (tx *tx) oneTenant(where string, args ...any) (qun.Tenant, error) {
 }
 
 func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, platform, key, data FROM tenants `+where, args...)
+	rows, err := tx.query(`SELECT id, platform, key, data FROM tenants `+where, args...)
 	if err != nil {
 		return nil, fail("tenants", err)
 	}
@@ -92,7 +92,7 @@ func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
 // Apps.
 
 func (tx *tx) CreateApp(a *qun.App) error {
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?)`, a.TenantID, a.Platform, a.Key, encode(a))
+	res, err := tx.exec(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?)`, a.TenantID, a.Platform, a.Key, encode(a))
 	if err != nil {
 		return fail("app", err)
 	}
@@ -101,12 +101,12 @@ func (tx *tx) CreateApp(a *qun.App) error {
 }
 
 func (tx *tx) UpdateApp(a qun.App) error {
-	res, err := tx.ExecContext(tx.ctx, `UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
+	res, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
 	return affected("app", res, err)
 }
 
 func (tx *tx) DeleteApp(id int64) error {
-	res, err := tx.ExecContext(tx.ctx, `DELETE FROM apps WHERE id = ?`, id)
+	res, err := tx.exec(`DELETE FROM apps WHERE id = ?`, id)
 	return affected("app", res, err)
 }
 
@@ -134,7 +134,7 @@ func (tx *tx) oneApp(where string, args ...any) (qun.App, error) {
 }
 
 func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
+	rows, err := tx.query(`SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
 	if err != nil {
 		return nil, fail("apps", err)
 	}
@@ -163,7 +163,7 @@ func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
 func (tx *tx) CreateUser(u *qun.User) error {
 	doc := *u
 	doc.Aliases = nil
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?)`, u.TenantID, u.UserID, encode(doc))
+	res, err := tx.exec(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?)`, u.TenantID, u.UserID, encode(doc))
 	if err != nil {
 		return fail("user", err)
 	}
@@ -176,14 +176,14 @@ func (tx *tx) CreateUser(u *qun.User) error {
 func (tx *tx) UpdateUser(u qun.User) error {
 	doc := u
 	doc.Aliases = nil
-	res, err := tx.ExecContext(tx.ctx, `UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
+	res, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
 	return affected("user", res, err)
 }
 
 func (tx *tx) AddAliases(user int64, aliases []qun.Alias) error {
 	for _, a := range aliases {
 		var holder int64
-		err := tx.QueryRowContext(tx.ctx, `SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value = ?`, a.Kind, a.Scope, a.Value).Scan(&holder)
+		err := tx.scanRow(`SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value = ?`, []any{a.Kind, a.Scope, a.Value}, &holder)
 		switch {
 		case err == nil && holder == user:
 			continue
@@ -192,7 +192,7 @@ func (tx *tx) AddAliases(user int64, aliases []qun.Alias) error {
 		case err != sql.ErrNoRows:
 			return fail("alias", err)
 		}
-		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO aliases (kind, scope, value, user_id) VALUES (?, ?, ?, ?)`, a.Kind, a.Scope, a.Value, user); err != nil {
+		if _, err := tx.exec(`INSERT INTO aliases (kind, scope, value, user_id) VALUES (?, ?, ?, ?)`, a.Kind, a.Scope, a.Value, user); err != nil {
 			return fail("alias "+string(a.Kind)+" "+a.Value, err)
 		}
 	}
@@ -220,7 +220,7 @@ func (tx *tx) UserByUserID(tenantID int64, userID string) (qun.User, error) {
 
 func (tx *tx) UserByAlias(kind qun.IDKind, scope, value string) (qun.User, error) {
 	var id int64
-	err := tx.QueryRowContext(tx.ctx, `SELECT user_id FROM aliases WHERE kind = ? AND value = ? AND ? IN ('', scope) LIMIT 1`, kind, value, scope).Scan(&id)
+	err := tx.scanRow(`SELECT user_id FROM aliases WHERE kind = ? AND value = ? AND ? IN ('', scope) LIMIT 1`, []any{kind, value, scope}, &id)
 	if err != nil {
 		return qun.User{}, fail("user", err)
 	}
@@ -245,7 +245,7 @@ func (tx *tx) oneUser(where string, args ...any) (qun.User, error) {
 // users loads the users matching where (over users u joined to tenants t)
 // with their aliases, oldest first.
 func (tx *tx) users(where string, args ...any) ([]qun.User, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
+	rows, err := tx.query(`SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
 		FROM users u JOIN tenants t ON t.id = u.tenant_id LEFT JOIN aliases a ON a.user_id = u.id
 		WHERE `+where+` ORDER BY u.id, a.kind, a.scope`, args...)
 	if err != nil {
@@ -284,7 +284,7 @@ func (tx *tx) AddFriendship(a, b int64) error {
 	if a > b {
 		a, b = b, a
 	}
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO friendships (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING`, a, b)
+	_, err := tx.exec(`INSERT INTO friendships (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING`, a, b)
 	return fail("friendship", err)
 }
 
@@ -293,12 +293,12 @@ func (tx *tx) Friends(a, b int64) (bool, error) {
 		a, b = b, a
 	}
 	var n int
-	err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM friendships WHERE a = ? AND b = ?`, a, b).Scan(&n)
+	err := tx.scanRow(`SELECT count(*) FROM friendships WHERE a = ? AND b = ?`, []any{a, b}, &n)
 	return n > 0, fail("friendship", err)
 }
 
 func (tx *tx) FriendsOf(user int64) ([]int64, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT b FROM friendships WHERE a = ? UNION SELECT a FROM friendships WHERE b = ? ORDER BY 1`, user, user)
+	rows, err := tx.query(`SELECT b FROM friendships WHERE a = ? UNION SELECT a FROM friendships WHERE b = ? ORDER BY 1`, user, user)
 	if err != nil {
 		return nil, fail("friendships", err)
 	}
@@ -317,7 +317,7 @@ func (tx *tx) FriendsOf(user int64) ([]int64, error) {
 // Tokens.
 
 func (tx *tx) PutToken(t qun.Token) error {
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (token, kind, platform, app_key, tenant_key, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, ms(t.IssuedAt), ms(t.ExpiresAt))
 	return fail("token", err)
 }
@@ -335,8 +335,8 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 		t               qun.Token
 		issued, expires int64
 	)
-	err := tx.QueryRowContext(tx.ctx, `SELECT token, kind, platform, app_key, tenant_key, issued_at, expires_at FROM tokens `+where, args...).
-		Scan(&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &issued, &expires)
+	err := tx.scanRow(`SELECT token, kind, platform, app_key, tenant_key, issued_at, expires_at FROM tokens `+where, args,
+		&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &issued, &expires)
 	if err != nil {
 		return qun.Token{}, fail("token", err)
 	}
@@ -347,7 +347,7 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 // Chats.
 
 func (tx *tx) CreateChat(c *qun.Chat) error {
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := tx.exec(`INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ChatID, c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c))
 	if err != nil {
 		return fail("chat", err)
@@ -357,7 +357,7 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 }
 
 func (tx *tx) UpdateChat(c qun.Chat) error {
-	res, err := tx.ExecContext(tx.ctx, `UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, data = ? WHERE id = ?`,
+	res, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, data = ? WHERE id = ?`,
 		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c), c.ID)
 	return affected("chat", res, err)
 }
@@ -432,7 +432,7 @@ func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
 }
 
 func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data FROM chats `+where, args...)
+	rows, err := tx.query(`SELECT id, chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data FROM chats `+where, args...)
 	if err != nil {
 		return nil, fail("chats", err)
 	}
@@ -461,7 +461,7 @@ func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
 // Members.
 
 func (tx *tx) AddMember(m qun.Member) (bool, error) {
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO members (chat_id, user_id, app_id, role, joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := tx.exec(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		m.Chat, nullID(m.User), nullID(m.App), m.Role, ms(m.JoinedAt))
 	if err != nil {
 		return false, fail("member", err)
@@ -471,12 +471,12 @@ func (tx *tx) AddMember(m qun.Member) (bool, error) {
 }
 
 func (tx *tx) UpdateMember(m qun.Member) error {
-	res, err := tx.ExecContext(tx.ctx, `UPDATE members SET role = ? WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, m.Role, m.Chat, m.User, m.App)
+	res, err := tx.exec(`UPDATE members SET role = ? WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, m.Role, m.Chat, m.User, m.App)
 	return affected("member", res, err)
 }
 
 func (tx *tx) RemoveMember(chat, user, app int64) (bool, error) {
-	res, err := tx.ExecContext(tx.ctx, `DELETE FROM members WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
+	res, err := tx.exec(`DELETE FROM members WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
 	if err != nil {
 		return false, fail("member", err)
 	}
@@ -512,7 +512,7 @@ func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
 }
 
 func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
+	rows, err := tx.query(`SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
 	if err != nil {
 		return nil, fail("members", err)
 	}
@@ -534,21 +534,21 @@ func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
 }
 
 func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
-	err = tx.QueryRowContext(tx.ctx, `SELECT count(user_id), count(app_id) FROM members WHERE chat_id = ?`, chat).Scan(&users, &bots)
+	err = tx.scanRow(`SELECT count(user_id), count(app_id) FROM members WHERE chat_id = ?`, []any{chat}, &users, &bots)
 	return users, bots, fail("members", err)
 }
 
 // Dedupe.
 
 func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO dedupe (scope, key, chat_id, created_at) VALUES (?, ?, ?, ?)
+	_, err := tx.exec(`INSERT INTO dedupe (scope, key, chat_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET chat_id = excluded.chat_id, created_at = excluded.created_at
 		WHERE dedupe.created_at < ?`, d.Scope, d.Key, d.ChatID, ms(d.CreatedAt), ms(notBefore))
 	if err != nil {
 		return "", fail("dedupe", err)
 	}
 	var holder string
-	err = tx.QueryRowContext(tx.ctx, `SELECT chat_id FROM dedupe WHERE scope = ? AND key = ?`, d.Scope, d.Key).Scan(&holder)
+	err = tx.scanRow(`SELECT chat_id FROM dedupe WHERE scope = ? AND key = ?`, []any{d.Scope, d.Key}, &holder)
 	return holder, fail("dedupe", err)
 }
 
@@ -556,7 +556,7 @@ func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 
 func (tx *tx) Meta(key string) (string, error) {
 	var v string
-	err := tx.QueryRowContext(tx.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := tx.scanRow(`SELECT value FROM meta WHERE key = ?`, []any{key}, &v)
 	if err == sql.ErrNoRows {
 		return "", nil
 	}
@@ -564,13 +564,13 @@ func (tx *tx) Meta(key string) (string, error) {
 }
 
 func (tx *tx) SetMeta(key, value string) error {
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := tx.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return fail("meta", err)
 }
 
 func (tx *tx) Reset() error {
 	for _, table := range []string{"dedupe", "members", "chats", "friendships", "aliases", "users", "apps", "tenants"} {
-		if _, err := tx.ExecContext(tx.ctx, `DELETE FROM `+table); err != nil {
+		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return fail("reset "+table, err)
 		}
 	}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Dedupe", testDedupe},
 		{"DedupeConcurrent", testDedupeConcurrent},
 		{"Rollback", testRollback},
+		{"ConcurrentRollback", testConcurrentRollback},
 		{"ViewIsReadOnly", testViewReadOnly},
 		{"Reset", testReset},
 		{"Meta", testMeta},
@@ -670,6 +671,50 @@ func testRollback(t *testing.T, s qun.Store) {
 	view(t, s, func(tx qun.Tx) error {
 		_, err := tx.TenantByKey(qun.Feishu, "gone")
 		wantCode(t, err, qun.ENotFound)
+		return nil
+	})
+}
+
+// testConcurrentRollback runs many updates at once, half of which fail after
+// writing: exactly the writes of the others remain.
+func testConcurrentRollback(t *testing.T, s qun.Store) {
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx qun.Tx) error {
+				tn := qun.Tenant{Platform: qun.Feishu, Key: fmt.Sprintf("k%02d", i)}
+				if err := tx.CreateTenant(&tn); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return errBoom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := i%2 == 1; errors.Is(err, errBoom) != want || (!want && err != nil) {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	view(t, s, func(tx qun.Tx) error {
+		ts := must[[]qun.Tenant](t)(tx.Tenants(qun.Feishu))
+		if len(ts) != n/2 {
+			t.Errorf("%d tenants, want %d", len(ts), n/2)
+		}
+		for _, tn := range ts {
+			var i int
+			fmt.Sscanf(tn.Key, "k%d", &i)
+			if i%2 == 1 {
+				t.Errorf("tenant %s of a failed update exists", tn.Key)
+			}
+		}
 		return nil
 	})
 }
