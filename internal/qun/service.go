@@ -62,45 +62,63 @@ type TokenRequest struct {
 // An unknown app is EInvalid/ReasonBadCredentials with Field "app_id", a wrong
 // secret the same with Field "app_secret".
 func (s *Service) IssueToken(ctx context.Context, r TokenRequest) (Token, error) {
+	// Most requests get the current token back: try that as a read first.
 	var tok Token
-	err := s.store.Update(ctx, func(tx Tx) error {
-		app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
-		if ErrorCode(err) == ENotFound {
-			return Invalid(ReasonBadCredentials, "app_id", "no app with this id")
-		} else if err != nil {
-			return err
-		}
-		if app.Secret != r.Secret {
-			return Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
-		}
-		t, err := tx.Tenant(app.TenantID)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key)
-		if err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse {
-			tok = latest
-			return nil
-		} else if err != nil && ErrorCode(err) != ENotFound {
-			return err
-		}
-		tok = Token{
-			Value:     newTokenValue(r.Platform, r.Kind),
-			Kind:      r.Kind,
-			Platform:  r.Platform,
-			AppKey:    app.Key,
-			TenantKey: t.Key,
-			IssuedAt:  now,
-			ExpiresAt: now.Add(r.TTL),
-		}
-		return tx.PutToken(tok)
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		tok, err = s.issueToken(tx, r, false)
+		return err
 	})
+	if err == nil && tok.Value == "" {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			tok, err = s.issueToken(tx, r, true)
+			return err
+		})
+	}
 	if err != nil {
 		return Token{}, err
 	}
 	s.cacheToken(tok)
 	return tok, nil
+}
+
+// issueToken checks the credentials and returns the reusable token; when
+// there is none it issues one if write is set, else returns a zero Token.
+func (s *Service) issueToken(tx Tx, r TokenRequest, write bool) (Token, error) {
+	app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
+	if ErrorCode(err) == ENotFound {
+		return Token{}, Invalid(ReasonBadCredentials, "app_id", "no app with this id")
+	} else if err != nil {
+		return Token{}, err
+	}
+	if app.Secret != r.Secret {
+		return Token{}, Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
+	}
+	t, err := tx.Tenant(app.TenantID)
+	if err != nil {
+		return Token{}, err
+	}
+	now := s.now()
+	latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key)
+	if err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse {
+		return latest, nil
+	} else if err != nil && ErrorCode(err) != ENotFound {
+		return Token{}, err
+	}
+	if !write {
+		return Token{}, nil
+	}
+	tok := Token{
+		Value:     newTokenValue(r.Platform, r.Kind),
+		Kind:      r.Kind,
+		Platform:  r.Platform,
+		AppKey:    app.Key,
+		TenantKey: t.Key,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(r.TTL),
+	}
+	return tok, tx.PutToken(tok)
 }
 
 func (s *Service) cacheToken(t Token) {
