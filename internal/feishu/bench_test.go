@@ -1,0 +1,75 @@
+package feishu_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+// BenchmarkCreateChat measures whole create-chat requests over loopback
+// HTTP: token check, decoding, rules, one durable SQLite transaction and
+// the answer. Run with -cpu to vary the number of concurrent clients.
+func BenchmarkCreateChat(b *testing.B) {
+	srv := quntest.NewServer(b)
+	tok := "Bearer " + benchToken(b, srv)
+	body := `{"name":"bench","owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs","user_id_list":["ou_7d8a6e6df7621556ce0d21922b676706ccs"]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", srv.URL+"/open-apis/im/v1/chats", strings.NewReader(body))
+			req.Header.Set("Authorization", tok)
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("HTTP %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+// BenchmarkRejectedCreate measures a create refused by a rule (232043)
+// after resolving its IDs: no write, so no fsync.
+func BenchmarkRejectedCreate(b *testing.B) {
+	srv := quntest.NewServer(b)
+	tok := "Bearer " + benchToken(b, srv)
+	body := `{"user_id_list":["ou_00000000000000000000000000000000"]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", srv.URL+"/open-apis/im/v1/chats", strings.NewReader(body))
+			req.Header.Set("Authorization", tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				b.Fatalf("HTTP %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+func benchToken(b *testing.B, srv *quntest.Server) string {
+	resp, err := http.Post(srv.URL+"/open-apis/auth/v3/tenant_access_token/internal", "application/json",
+		strings.NewReader(`{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	_, after, _ := strings.Cut(string(raw), `"tenant_access_token":"`)
+	tok, _, _ := strings.Cut(after, `"`)
+	return tok
+}
