@@ -11,22 +11,26 @@ import (
 
 // Limits and defaults of chats, per platform.
 type chatRules struct {
-	needsBot    bool   // the acting app must have bot ability
-	defaultName string // name of a private chat created without one
-	maxBots     int    // bots in one chat
-	maxMembers  int    // users in one chat
-	labelScope  string // scope needed to set labels
-	dedupeTTL   time.Duration
+	needsBot       bool   // the acting app must have bot ability
+	defaultName    string // name of a private chat created without one
+	maxBots        int    // bots in one chat
+	maxMembers     int    // users in one chat
+	maxManagers    int    // managers (users and bots) of one chat
+	labelScope     string // scope needed to set labels
+	operateAsOwner string // scope that gives a chat's creator the owner's rights
+	dedupeTTL      time.Duration
 }
 
 var rulesOf = map[Platform]chatRules{
 	Feishu: {
-		needsBot:    true,
-		defaultName: "(无主题)",
-		maxBots:     15,
-		maxMembers:  5000,
-		labelScope:  "im:chat.label",
-		dedupeTTL:   10 * time.Hour,
+		needsBot:       true,
+		defaultName:    "(无主题)",
+		maxBots:        15,
+		maxMembers:     5000,
+		maxManagers:    10,
+		labelScope:     "im:chat.label",
+		operateAsOwner: "im:chat:operate_as_owner",
+		dedupeTTL:      10 * time.Hour,
 	},
 }
 
@@ -67,8 +71,11 @@ type ChatView struct {
 // platform, in one transaction.
 func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (ChatView, error) {
 	rules := rulesOf[actor.App.Platform]
-	if rules.needsBot && !actor.App.Bot {
-		return ChatView{}, Errorf(EForbidden, ReasonBotDisabled, "the app's bot ability is not enabled")
+	if err := checkBot(actor); err != nil {
+		return ChatView{}, err
+	}
+	if in.Avatar != "" && !imageKey.MatchString(in.Avatar) {
+		return ChatView{}, Invalid(ReasonAvatarInvalid, "avatar", "the avatar is not an image key")
 	}
 	if err := checkChatFields(actor, rules, &in); err != nil {
 		return ChatView{}, err
@@ -80,6 +87,15 @@ func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (Chat
 		return err
 	})
 	return view, err
+}
+
+// checkBot fails when the platform needs the actor to act as a bot and the
+// app has no bot ability.
+func checkBot(actor Actor) error {
+	if rulesOf[actor.App.Platform].needsBot && !actor.App.Bot {
+		return Errorf(EForbidden, ReasonBotDisabled, "the app's bot ability is not enabled")
+	}
+	return nil
 }
 
 // checkChatFields applies the rules that need no directory lookups.
@@ -132,7 +148,7 @@ func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
 
 func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (ChatView, error) {
 	app, tenant := actor.App, actor.Tenant
-	res := &resolver{tx: tx, actor: actor, written: map[int64]string{}}
+	res := newResolver(tx, actor)
 
 	var owner *User
 	if in.Owner != nil {
@@ -284,8 +300,9 @@ func chatView(tx Tx, chatID string) (ChatView, error) {
 type resolver struct {
 	tx    Tx
 	actor Actor
-	// written remembers the ID a client wrote for each user resolved.
-	written map[int64]string
+	// written and writtenBot remember the ID a client wrote for each user
+	// and bot resolved.
+	written, writtenBot map[int64]string
 }
 
 // user resolves one reference to a user. A reference that names nobody is

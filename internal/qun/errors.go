@@ -63,11 +63,21 @@ const (
 	ReasonNotInChat             Reason = "not_in_chat"             // the actor is not a member
 	ReasonTooManyBots           Reason = "too_many_bots"           // a chat's bot limit
 	ReasonTooManyMembers        Reason = "too_many_members"        // a chat's member limit
+	ReasonTooManyManagers       Reason = "too_many_managers"       // a chat's manager limit
 	ReasonOwnerCannotLeave      Reason = "owner_cannot_leave"      // the owner cannot be removed
-	ReasonNotOwner              Reason = "not_owner"               // only the owner may do this
-	ReasonNotManager            Reason = "not_manager"             // only the owner or managers may do this
+	ReasonNeedOwner             Reason = "need_owner"              // only the owner may do this
+	ReasonNeedAdmin             Reason = "need_admin"              // only the owner, managers or the creator may do this
+	ReasonCannotRemove          Reason = "cannot_remove"           // only the owner, managers or the creator may remove others
+	ReasonEditOwnersOnly        Reason = "edit_owners_only"        // the chat lets only owner and managers edit it
+	ReasonEditBasicOnly         Reason = "edit_basic_only"         // members may change only name, description and avatar
 	ReasonNewOwnerNotInChat     Reason = "new_owner_not_in_chat"   // a new owner must be a member
 	ReasonOwnerTransferExternal Reason = "owner_transfer_external" // ownership cannot leave the tenant
+	ReasonPublicNameTaken       Reason = "public_name_taken"       // another public chat has the name
+	ReasonAvatarInvalid         Reason = "avatar_invalid"          // not an image key
+	ReasonNotExisted            Reason = "not_existed"             // IDs of a kind (in Field) that name nobody
+	ReasonInvisible             Reason = "invisible"               // users the actor may not reach
+	ReasonExternalInInternal    Reason = "external_in_internal"    // other tenants' users in an internal chat
+	ReasonNoValidMembers        Reason = "no_valid_members"        // an ID list with nobody usable
 )
 
 // Error is a domain error: a class, the rule that produced it, a message for

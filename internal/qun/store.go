@@ -122,14 +122,20 @@ type ChatFilter struct {
 	// MemberUser and MemberApp select chats the user or bot is in.
 	MemberUser int64
 	MemberApp  int64
-	Status     ChatStatus
-	// Query matches chats whose name contains it (case-insensitively).
+	// OrPublicIn widens MemberApp to the public chats of this tenant.
+	OrPublicIn int64
+	// Public selects public chats only.
+	Public bool
+	Status ChatStatus
+	// Name selects chats of exactly this name.
+	Name string
+	// Query selects chats whose name or localised names contain it
+	// (case-insensitively).
 	Query string
-	// AfterID and Limit page through the result.
-	AfterID int64
-	Limit   int
-	// Newest lists newest first (AfterID then means "before").
-	Newest bool
+	// Order, After and Limit page through the result.
+	Order ChatOrder
+	After ChatCursor
+	Limit int
 }
 
 // MemberFilter selects members of one chat.

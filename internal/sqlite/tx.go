@@ -346,9 +346,20 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 
 // Chats.
 
+// searchText is what keyword search matches: the lower-cased name and
+// localised names.
+func searchText(c *qun.Chat) string {
+	n := c.I18nNames
+	return strings.ToLower(strings.Join([]string{c.Name, n.ZhCN, n.EnUS, n.JaJP}, "\n"))
+}
+
+func isPublic(c *qun.Chat) bool { return c.Settings.Visibility == qun.Public }
+
 func (tx *tx) CreateChat(c *qun.Chat) error {
-	res, err := tx.exec(`INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ChatID, c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c))
+	res, err := tx.exec(`INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ChatID, c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
+		isPublic(c), searchText(c), ms(c.UpdatedAt), encode(c))
 	if err != nil {
 		return fail("chat", err)
 	}
@@ -357,8 +368,8 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 }
 
 func (tx *tx) UpdateChat(c qun.Chat) error {
-	res, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, data = ? WHERE id = ?`,
-		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, encode(c), c.ID)
+	res, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, public = ?, search = ?, active_at = ?, data = ? WHERE id = ?`,
+		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), searchText(&c), ms(c.UpdatedAt), encode(c), c.ID)
 	return affected("chat", res, err)
 }
 
@@ -391,23 +402,43 @@ func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 	if f.MemberUser != 0 {
 		add(`id IN (SELECT chat_id FROM members WHERE user_id = ?)`, f.MemberUser)
 	}
-	if f.MemberApp != 0 {
+	switch {
+	case f.MemberApp != 0 && f.OrPublicIn != 0:
+		add(`(id IN (SELECT chat_id FROM members WHERE app_id = ?) OR (public = 1 AND tenant_id = ?))`, f.MemberApp, f.OrPublicIn)
+	case f.MemberApp != 0:
 		add(`id IN (SELECT chat_id FROM members WHERE app_id = ?)`, f.MemberApp)
+	case f.OrPublicIn != 0:
+		add(`public = 1 AND tenant_id = ?`, f.OrPublicIn)
+	}
+	if f.Public {
+		add(`public = 1`)
 	}
 	if f.Status != "" {
 		add(`status = ?`, f.Status)
 	}
-	if f.Query != "" {
-		add(`instr(lower(name), lower(?)) > 0`, f.Query)
+	if f.Name != "" {
+		add(`name = ?`, f.Name)
 	}
-	order := `ORDER BY id`
-	if f.Newest {
-		order = `ORDER BY id DESC`
-		if f.AfterID != 0 {
-			add(`id < ?`, f.AfterID)
+	if f.Query != "" {
+		add(`instr(search, ?) > 0`, strings.ToLower(f.Query))
+	}
+	var order string
+	switch f.Order {
+	case qun.ByActivity:
+		order = `ORDER BY active_at DESC, id DESC`
+		if f.After.ID != 0 {
+			add(`(active_at < ? OR (active_at = ? AND id < ?))`, f.After.Active, f.After.Active, f.After.ID)
 		}
-	} else if f.AfterID != 0 {
-		add(`id > ?`, f.AfterID)
+	case qun.ByNewest:
+		order = `ORDER BY id DESC`
+		if f.After.ID != 0 {
+			add(`id < ?`, f.After.ID)
+		}
+	default:
+		order = `ORDER BY id`
+		if f.After.ID != 0 {
+			add(`id > ?`, f.After.ID)
+		}
 	}
 	q := ``
 	if len(where) > 0 {

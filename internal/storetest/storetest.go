@@ -435,17 +435,27 @@ func testChats(t *testing.T, s qun.Store) {
 func testChatFilter(t *testing.T, s qun.Store) {
 	t1, app1, users := seed(t, s, qun.Feishu, "t1", 2)
 	t2, app2, _ := seed(t, s, qun.Feishu, "t2", 0)
+	base := time.UnixMilli(1_700_000_000_000).UTC()
 	var ids []int64
 	update(t, s, func(tx qun.Tx) error {
-		for i, name := range []string{"Apple pie", "banana", "APPLE juice", "cherry"} {
+		for i, name := range []string{"Apple pie", "banana", "APPLE juice", "cherry", "Durian"} {
 			c := newChat(t1, app1, fmt.Sprintf("oc_%d", i), name)
-			if i == 3 {
+			// Activity: banana most recent, then cherry, Apple pie, APPLE juice.
+			c.UpdatedAt = base.Add(time.Duration([]int{2, 4, 1, 3, 0}[i]) * time.Minute)
+			switch i {
+			case 3:
 				c.Status = qun.Dissolved
+			case 4:
+				c.Settings.Visibility = qun.Public
+				c.I18nNames = qun.I18nNames{EnUS: "King of FRUITS"}
 			}
 			if err := tx.CreateChat(&c); err != nil {
 				return err
 			}
 			ids = append(ids, c.ID)
+			if i == 4 {
+				continue // the bot is not in the public chat
+			}
 			if _, err := tx.AddMember(qun.Member{Chat: c.ID, App: app1.ID, Role: qun.RoleOwner, JoinedAt: c.CreatedAt}); err != nil {
 				return err
 			}
@@ -456,8 +466,19 @@ func testChatFilter(t *testing.T, s qun.Store) {
 			}
 		}
 		c := newChat(t2, app2, "oc_other", "apple other tenant")
+		c.Settings.Visibility = qun.Public
 		return tx.CreateChat(&c)
 	})
+	// An update moves a chat's activity and keeps its search text current.
+	update(t, s, func(tx qun.Tx) error {
+		c := must[qun.Chat](t)(tx.Chat(ids[2]))
+		c.UpdatedAt = base.Add(5 * time.Minute)
+		c.I18nNames.JaJP = "りんごジュース"
+		return tx.UpdateChat(c)
+	})
+	cursor := func(i int, minutes int) qun.ChatCursor {
+		return qun.ChatCursor{ID: ids[i], Active: base.Add(time.Duration(minutes) * time.Minute).UnixMilli()}
+	}
 	cases := []struct {
 		name string
 		f    qun.ChatFilter
@@ -466,10 +487,18 @@ func testChatFilter(t *testing.T, s qun.Store) {
 		{"tenant", qun.ChatFilter{TenantID: t1.ID}, ids},
 		{"member user", qun.ChatFilter{MemberUser: users[0].ID}, []int64{ids[0], ids[2]}},
 		{"member app", qun.ChatFilter{MemberApp: app1.ID, Status: qun.Normal}, ids[:3]},
+		{"member app or public", qun.ChatFilter{MemberApp: app1.ID, OrPublicIn: t1.ID, Status: qun.Normal}, []int64{ids[0], ids[1], ids[2], ids[4]}},
+		{"public", qun.ChatFilter{TenantID: t1.ID, Public: true}, []int64{ids[4]}},
+		{"exact name", qun.ChatFilter{Name: "banana"}, []int64{ids[1]}},
+		{"exact name is exact", qun.ChatFilter{Name: "Banana"}, nil},
 		{"query", qun.ChatFilter{TenantID: t1.ID, Query: "apple"}, []int64{ids[0], ids[2]}},
-		{"page", qun.ChatFilter{TenantID: t1.ID, AfterID: ids[0], Limit: 2}, ids[1:3]},
-		{"newest", qun.ChatFilter{TenantID: t1.ID, Newest: true, Limit: 2}, []int64{ids[3], ids[2]}},
-		{"newest page", qun.ChatFilter{TenantID: t1.ID, Newest: true, AfterID: ids[2]}, []int64{ids[1], ids[0]}},
+		{"query i18n", qun.ChatFilter{TenantID: t1.ID, Query: "fruits"}, []int64{ids[4]}},
+		{"query updated i18n", qun.ChatFilter{Query: "りんご"}, []int64{ids[2]}},
+		{"page", qun.ChatFilter{TenantID: t1.ID, After: qun.ChatCursor{ID: ids[0]}, Limit: 2}, ids[1:3]},
+		{"newest", qun.ChatFilter{TenantID: t1.ID, Order: qun.ByNewest, Limit: 2}, []int64{ids[4], ids[3]}},
+		{"newest page", qun.ChatFilter{TenantID: t1.ID, Order: qun.ByNewest, After: qun.ChatCursor{ID: ids[2]}}, []int64{ids[1], ids[0]}},
+		{"activity", qun.ChatFilter{TenantID: t1.ID, Order: qun.ByActivity}, []int64{ids[2], ids[1], ids[3], ids[0], ids[4]}},
+		{"activity page", qun.ChatFilter{TenantID: t1.ID, Order: qun.ByActivity, After: cursor(3, 3), Limit: 2}, []int64{ids[0], ids[4]}},
 		{"none", qun.ChatFilter{MemberUser: users[1].ID}, nil},
 	}
 	view(t, s, func(tx qun.Tx) error {

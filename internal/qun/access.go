@@ -1,0 +1,136 @@
+package qun
+
+// access is what an actor is allowed in one chat: the chat, the actor's
+// membership, and whether it counts as the owner or an administrator.
+type access struct {
+	chat  Chat
+	rules chatRules
+	// member is the actor's bot's membership; nil when it is not in the chat.
+	member *Member
+	// owner: the actor's bot owns the chat.
+	owner bool
+	// admin: owner, manager, or the creator with the platform's
+	// operate-as-owner scope.
+	admin bool
+}
+
+// entry says what an operation needs of the actor.
+type entry int
+
+const (
+	anyone     entry = iota // non-members may call (a reduced view)
+	memberOnly              // the actor's bot must be a member
+)
+
+// enter loads a chat for an actor and applies the checks every chat
+// operation shares, in the platform's order: the chat exists, is in the
+// actor's tenant (or is an external chat the actor is in), the actor may
+// handle external chats, the chat is not dissolved, and the actor is a
+// member when the operation needs one. With lock, the transaction becomes
+// the chat's only writer first.
+func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, error) {
+	app := actor.App
+	rules := rulesOf[app.Platform]
+	if err := checkBot(actor); err != nil {
+		return access{}, err
+	}
+	c, err := tx.ChatByChatID(chatID)
+	if ErrorCode(err) == ENotFound || (err == nil && c.Platform != app.Platform) {
+		return access{}, &Error{Code: ENotFound, Reason: ReasonChatNotFound, Field: "chat_id", IDs: []string{chatID}, Message: "no chat with this chat_id"}
+	} else if err != nil {
+		return access{}, err
+	}
+	if lock {
+		if err := tx.LockChat(c.ID); err != nil {
+			return access{}, err
+		}
+		if c, err = tx.Chat(c.ID); err != nil {
+			return access{}, err
+		}
+	}
+	a := access{chat: c, rules: rules}
+	m, err := tx.Member(c.ID, 0, app.ID)
+	switch {
+	case err == nil:
+		a.member = &m
+	case ErrorCode(err) != ENotFound:
+		return access{}, err
+	}
+	if c.TenantID != actor.Tenant.ID && (!c.External || a.member == nil) {
+		return access{}, Errorf(EForbidden, ReasonChatOtherTenant, "the chat belongs to another tenant")
+	}
+	if c.External && !app.ExternalChats {
+		return access{}, Errorf(EForbidden, ReasonExternalNotAllowed, "the app may not operate external chats")
+	}
+	if c.Status == Dissolved {
+		return access{}, Errorf(EInvalid, ReasonChatDissolved, "the chat has been dissolved")
+	}
+	if need == memberOnly && a.member == nil {
+		return access{}, Errorf(EForbidden, ReasonNotInChat, "the operator is not in the chat")
+	}
+	if a.member != nil {
+		a.owner = a.member.Role == RoleOwner
+		a.admin = a.owner || a.member.Role == RoleManager
+	}
+	if a.member != nil && c.CreatorApp == app.ID && rules.operateAsOwner != "" && app.HasScope(rules.operateAsOwner) {
+		a.admin = true
+	}
+	return a, nil
+}
+
+// refResult sorts references into what they name.
+type refResult struct {
+	users []User // distinct users, in the order first named
+	bots  []App  // distinct apps, in the order first named
+	// missing are references that name nobody.
+	missing []string
+}
+
+// resolve finds what refs name, as the actor sees them. Another app's
+// open_id fails the whole call (ReasonCrossApp), as do user_ids from a
+// store app; anything else that names nobody is listed as missing.
+func (r *resolver) resolve(refs []Ref) (refResult, error) {
+	var (
+		out      refResult
+		seenUser = map[int64]bool{}
+		seenBot  = map[int64]bool{}
+	)
+	for _, ref := range refs {
+		if ref.Kind == AppID {
+			a, err := r.tx.AppByKey(r.actor.App.Platform, 0, ref.Value)
+			if ErrorCode(err) == ENotFound {
+				out.missing = append(out.missing, ref.Value)
+				continue
+			} else if err != nil {
+				return refResult{}, err
+			}
+			if !seenBot[a.ID] {
+				seenBot[a.ID] = true
+				r.writtenBot[a.ID] = ref.Value
+				out.bots = append(out.bots, a)
+			}
+			continue
+		}
+		u, err := r.user(ref)
+		if ErrorReason(err) == ReasonUnavailableIDs {
+			out.missing = append(out.missing, ref.Value)
+			continue
+		} else if err != nil {
+			return refResult{}, err
+		}
+		if !seenUser[u.ID] {
+			seenUser[u.ID] = true
+			out.users = append(out.users, u)
+		}
+	}
+	return out, nil
+}
+
+// notExisted is the error for IDs of one kind that name nobody.
+func notExisted(kind IDKind, ids []string) *Error {
+	return &Error{Code: EInvalid, Reason: ReasonNotExisted, Field: string(kind), IDs: ids, Message: "these IDs do not exist"}
+}
+
+func newResolver(tx Tx, actor Actor) *resolver {
+	return &resolver{tx: tx, actor: actor, written: map[int64]string{}, writtenBot: map[int64]string{}}
+}
