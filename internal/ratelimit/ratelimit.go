@@ -1,0 +1,115 @@
+// Package ratelimit limits how often a key (an API, an app, a tenant) may
+// be used, with sliding windows: a request is allowed when, for every rule,
+// fewer than Limit requests were allowed in the Window before it. Limiter
+// is the interface dialects use; Local keeps the windows in process. A
+// limiter shared by several nodes (Redis) implements the same interface.
+package ratelimit
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Rule allows Limit requests per Window.
+type Rule struct {
+	Limit  int
+	Window time.Duration
+}
+
+// Decision is the answer to one request.
+type Decision struct {
+	Allowed bool
+	// Rule is the rule that refused the request.
+	Rule Rule
+	// Reset is how long until the refusing rule allows a request again.
+	Reset time.Duration
+}
+
+// Limiter decides whether a request under key may proceed. Allowed
+// requests count against every rule; refused ones count against none.
+type Limiter interface {
+	Allow(ctx context.Context, key string, rules []Rule) (Decision, error)
+}
+
+// Local is an in-process Limiter: exact sliding windows, one log of
+// allowed-request times per key.
+type Local struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	logs  map[string][]time.Time // ascending
+	calls int
+}
+
+// NewLocal returns a Local reading time from now (time.Now if nil).
+func NewLocal(now func() time.Time) *Local {
+	if now == nil {
+		now = time.Now
+	}
+	return &Local{now: now, logs: map[string][]time.Time{}}
+}
+
+// Allow implements Limiter.
+func (l *Local) Allow(_ context.Context, key string, rules []Rule) (Decision, error) {
+	if len(rules) == 0 {
+		return Decision{Allowed: true}, nil
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls%4096 == 0 {
+		l.sweep(now, rules)
+	}
+	log := l.logs[key]
+	var refused *Decision
+	for _, r := range rules {
+		// Requests allowed within the window: the times after now-window.
+		first := sort.Search(len(log), func(i int) bool { return log[i].After(now.Add(-r.Window)) })
+		n := len(log) - first
+		if n < r.Limit {
+			continue
+		}
+		// It frees up when the oldest request that keeps it full expires.
+		d := Decision{Rule: r, Reset: log[first+n-r.Limit].Add(r.Window).Sub(now)}
+		if refused == nil || d.Reset > refused.Reset {
+			refused = &d
+		}
+	}
+	if refused != nil {
+		return *refused, nil
+	}
+	log = append(log, now)
+	if keep := longest(rules); len(log) > keep.Limit {
+		log = slices.Delete(log, 0, len(log)-keep.Limit)
+	}
+	l.logs[key] = log
+	return Decision{Allowed: true}, nil
+}
+
+// longest is the rule that needs the longest log.
+func longest(rules []Rule) Rule {
+	r := rules[0]
+	for _, x := range rules[1:] {
+		if x.Limit > r.Limit {
+			r = x
+		}
+	}
+	return r
+}
+
+// sweep forgets keys whose every request is older than any window.
+func (l *Local) sweep(now time.Time, rules []Rule) {
+	var horizon time.Duration
+	for _, r := range rules {
+		horizon = max(horizon, r.Window)
+	}
+	for k, log := range l.logs {
+		if len(log) == 0 || !log[len(log)-1].After(now.Add(-horizon)) {
+			delete(l.logs, k)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+var tier4 = []Rule{{Limit: 50, Window: time.Second}, {Limit: 1000, Window: time.Minute}}
+
+func TestPerSecond(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := NewLocal(c.now)
+	allowed := 0
+	for i := range 120 {
+		c.t = c.t.Add(time.Millisecond) // 120 requests in 120 ms
+		d, _ := l.Allow(context.Background(), "k", tier4)
+		if d.Allowed {
+			allowed++
+			continue
+		}
+		if d.Rule.Limit != 50 || d.Reset <= 0 || d.Reset > time.Second {
+			t.Fatalf("request %d refused by %+v reset %v", i, d.Rule, d.Reset)
+		}
+	}
+	if allowed != 50 {
+		t.Fatalf("%d allowed, want 50", allowed)
+	}
+	// The first request was at +1 ms: at +1001 ms exactly one slot frees.
+	c.t = time.Unix(1_700_000_000, 0).Add(1001 * time.Millisecond)
+	if d, _ := l.Allow(context.Background(), "k", tier4); !d.Allowed {
+		t.Error("a slot did not free after a second")
+	}
+	if d, _ := l.Allow(context.Background(), "k", tier4); d.Allowed {
+		t.Error("a second slot freed too early")
+	}
+}
+
+func TestPerMinute(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := NewLocal(c.now)
+	allowed := 0
+	// 40 per second for 30 seconds stays under 50/s but crosses 1000/min.
+	for range 30 {
+		for range 40 {
+			c.t = c.t.Add(25 * time.Millisecond)
+			if d, _ := l.Allow(context.Background(), "k", tier4); d.Allowed {
+				allowed++
+			} else if d.Rule.Limit != 1000 {
+				t.Fatalf("refused by %+v, want the per-minute rule", d.Rule)
+			}
+		}
+	}
+	if allowed != 1000 {
+		t.Fatalf("%d allowed in 30 s, want 1000", allowed)
+	}
+}
+
+func TestKeysAreIndependent(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := NewLocal(c.now)
+	for range 50 {
+		l.Allow(context.Background(), "a", tier4)
+	}
+	if d, _ := l.Allow(context.Background(), "a", tier4); d.Allowed {
+		t.Error("key a not limited")
+	}
+	if d, _ := l.Allow(context.Background(), "b", tier4); !d.Allowed {
+		t.Error("key b limited by key a")
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	l := NewLocal(func() time.Time { return time.Unix(1_700_000_000, 0) })
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		n  int
+	)
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d, _ := l.Allow(context.Background(), "k", tier4); d.Allowed {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n != 50 {
+		t.Errorf("%d allowed, want 50", n)
+	}
+}
+
+func TestNoRules(t *testing.T) {
+	l := NewLocal(nil)
+	for range 1000 {
+		if d, _ := l.Allow(context.Background(), "k", nil); !d.Allowed {
+			t.Fatal("refused without rules")
+		}
+	}
+}
