@@ -61,6 +61,12 @@ func WithDataDir(dir string) Option {
 	return func(c *server.Config) { c.DataDir = dir }
 }
 
+// WithoutRateLimits switches the platforms' rate limits off, for tests that
+// call faster than a real tenant may.
+func WithoutRateLimits() Option {
+	return func(c *server.Config) { c.Feishu.RateLimits = nil }
+}
+
 // WithLogger sends the node's logs to log instead of discarding them.
 func WithLogger(log *slog.Logger) Option {
 	return func(c *server.Config) { c.Logger = log }

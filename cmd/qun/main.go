@@ -75,8 +75,8 @@ func version() string {
 
 // options are serve's settings; each flag has an environment variable.
 type options struct {
-	addr, data, fixtures, adminToken, logFormat, logLevel string
-	reset                                                 bool
+	addr, data, fixtures, adminToken, logFormat, logLevel, rateLimits string
+	reset                                                             bool
 }
 
 func flags(o *options, getenv func(string) string) *flag.FlagSet {
@@ -94,6 +94,7 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.adminToken, "admin-token", env("QUN_ADMIN_TOKEN", ""), "token guarding the admin API and console; empty generates one (env QUN_ADMIN_TOKEN)")
 	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("QUN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env QUN_LOG_LEVEL)")
+	fs.StringVar(&o.rateLimits, "rate-limits", env("QUN_RATE_LIMITS", "on"), "the platforms' rate limits: on or off (env QUN_RATE_LIMITS)")
 	fs.BoolVar(&o.reset, "reset", env("QUN_RESET", "") == "true", "wipe the database and load the fixtures again (env QUN_RESET=true)")
 	return fs
 }
@@ -146,6 +147,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir, cfg.Fixtures, cfg.AdminToken, cfg.Logger = o.addr, o.data, o.fixtures, o.adminToken, log
+	switch o.rateLimits {
+	case "on":
+	case "off":
+		cfg.Feishu.RateLimits = nil
+	default:
+		return fmt.Errorf("--rate-limits %q: want on or off", o.rateLimits)
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 // HTTP: token check, decoding, rules, one durable SQLite transaction and
 // the answer. Run with -cpu to vary the number of concurrent clients.
 func BenchmarkCreateChat(b *testing.B) {
-	srv := quntest.NewServer(b)
+	srv := quntest.NewServer(b, quntest.WithoutRateLimits())
 	tok := "Bearer " + benchToken(b, srv)
 	body := `{"name":"bench","owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs","user_id_list":["ou_7d8a6e6df7621556ce0d21922b676706ccs"]}`
 	b.ReportAllocs()
@@ -39,7 +39,7 @@ func BenchmarkCreateChat(b *testing.B) {
 // BenchmarkRejectedCreate measures a create refused by a rule (232043)
 // after resolving its IDs: no write, so no fsync.
 func BenchmarkRejectedCreate(b *testing.B) {
-	srv := quntest.NewServer(b)
+	srv := quntest.NewServer(b, quntest.WithoutRateLimits())
 	tok := "Bearer " + benchToken(b, srv)
 	body := `{"user_id_list":["ou_00000000000000000000000000000000"]}`
 	b.ReportAllocs()

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 )
 
@@ -247,12 +246,8 @@ func (h *Handler) createChat(c *call) (any, error) {
 	if err := maxLen("uuid", utf8.RuneCountInString(uuid), 50); err != nil {
 		return nil, err
 	}
-	raw, err := httpx.ReadBody(c.w, c.r, h.cfg.MaxBody)
-	if err != nil {
-		return nil, fail(errInvalidParam).field("body", "", err.Error())
-	}
 	var body createChatBody
-	if err := decodeBody(raw, &body); err != nil {
+	if err := h.decode(c, &body); err != nil {
 		return nil, err
 	}
 	if err := maxLen("user_id_list", len(body.UserIDList), 50); err != nil {
@@ -284,15 +279,9 @@ func (h *Handler) createChat(c *call) (any, error) {
 func newChat(b createChatBody) (qun.NewChat, error) {
 	in := qun.NewChat{Settings: qun.DefaultSettings()}
 	st := &in.Settings
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
 	in.Name, in.Description, in.Avatar = str(b.Name), str(b.Description), str(b.Avatar)
 	if b.I18nNames != nil {
-		in.I18nNames = qun.I18nNames{ZhCN: str(b.I18nNames.ZhCN), EnUS: str(b.I18nNames.EnUS), JaJP: str(b.I18nNames.JaJP)}
+		in.I18nNames = newChatI18n(b.I18nNames)
 	}
 	in.External = b.External != nil && *b.External
 	var mode string
@@ -324,6 +313,14 @@ func newChat(b createChatBody) (qun.NewChat, error) {
 	}
 	st.Labels, st.Toolkits, st.Tags = b.Labels, b.ToolkitIDs, b.ChatTags
 	return in, nil
+}
+
+// str is *p, or "" for nil.
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // mergeFailures merges the failures of several checks into one answer that

@@ -19,7 +19,7 @@ import (
 	"github.com/qunhq/qun/quntest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
 // seedExample is the request body example of the create-chat document,
 // verbatim.
@@ -232,7 +232,7 @@ func TestCreateGolden(t *testing.T) {
 	}
 	pretty.WriteByte('\n')
 	golden := filepath.Join("testdata", "create_chat_seed_example.json")
-	if *update {
+	if *updateGolden {
 		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -10,13 +10,16 @@ package feishu
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/ratelimit"
 )
 
 // Content type of every answer, errors included.
@@ -34,9 +37,18 @@ type Config struct {
 	AvatarBase string
 	// MaxBody limits request bodies.
 	MaxBody int64
+	// RateLimits apply to every im API, per API, app and tenant; nil
+	// switches rate limiting off.
+	RateLimits []ratelimit.Rule
+	// Limiter keeps the rate-limit windows; nil uses an in-process one.
+	Limiter ratelimit.Limiter
 	// Logger receives handler errors; nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// Tier4 is Feishu's rate-limit tier of the chat APIs: 50 requests a second
+// and 1000 a minute, whichever is reached first.
+var Tier4 = []ratelimit.Rule{{Limit: 50, Window: time.Second}, {Limit: 1000, Window: time.Minute}}
 
 // DefaultConfig returns Feishu's own settings.
 func DefaultConfig() Config {
@@ -45,6 +57,7 @@ func DefaultConfig() Config {
 		TokenReuse: 30 * time.Minute,
 		AvatarBase: "https://p3-lark-file.byteimg.com/img/lark-avatar-staging/",
 		MaxBody:    1 << 20,
+		RateLimits: Tier4,
 	}
 }
 
@@ -64,6 +77,9 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewLocal(svc.Now)
+	}
 	h := &Handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	h.routes()
 	return h
@@ -81,10 +97,34 @@ type call struct {
 	actor qun.Actor
 }
 
+// Scopes of the im APIs: an app needs any one of a route's.
+var (
+	scopesCreate  = []string{"im:chat", "im:chat:create"}
+	scopesRead    = []string{"im:chat", "im:chat:read", "im:chat:readonly"}
+	scopesList    = []string{"im:chat", "im:chat:readonly", "im:chat:read", "im:chat.group_info:readonly"}
+	scopesUpdate  = []string{"im:chat", "im:chat:update"}
+	scopesDelete  = []string{"im:chat", "im:chat:delete"}
+	scopesMembers = []string{"im:chat", "im:chat.members:write_only"}
+	scopesMemRead = []string{"im:chat", "im:chat:readonly", "im:chat.members:read", "im:chat.group_info:readonly"}
+	scopesManager = []string{"im:chat", "im:chat.managers:write_only"}
+)
+
 func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /open-apis/auth/v3/tenant_access_token/internal", h.tenantAccessToken)
 	h.mux.HandleFunc("POST /open-apis/auth/v3/app_access_token/internal", h.appAccessToken)
-	h.handle("POST /open-apis/im/v1/chats", []string{"im:chat", "im:chat:create"}, h.createChat)
+	const chats = "/open-apis/im/v1/chats"
+	h.handle("POST "+chats, scopesCreate, h.createChat)
+	h.handle("GET "+chats, scopesList, h.listChats)
+	h.handle("GET "+chats+"/search", scopesList, h.searchChats)
+	h.handle("GET "+chats+"/{chat_id}", scopesRead, h.getChat)
+	h.handle("PUT "+chats+"/{chat_id}", scopesUpdate, h.updateChat)
+	h.handle("DELETE "+chats+"/{chat_id}", scopesDelete, h.deleteChat)
+	h.handle("POST "+chats+"/{chat_id}/members", scopesMembers, h.addMembers)
+	h.handle("DELETE "+chats+"/{chat_id}/members", scopesMembers, h.removeMembers)
+	h.handle("GET "+chats+"/{chat_id}/members", scopesMemRead, h.listMembers)
+	h.handle("GET "+chats+"/{chat_id}/members/is_in_chat", scopesMemRead, h.isInChat)
+	h.handle("POST "+chats+"/{chat_id}/managers/add_managers", scopesManager, h.addManagers)
+	h.handle("POST "+chats+"/{chat_id}/managers/delete_managers", scopesManager, h.deleteManagers)
 	// Unknown paths and methods answer as Feishu's gateway does: 404 text.
 	h.mux.Handle("/", http.NotFoundHandler())
 }
@@ -99,7 +139,7 @@ func (h *Handler) handle(pattern string, scopes []string, fn endpoint) {
 	h.mux.Handle(pattern, httpx.Recover(h.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, logID: newLogID()}
 		httpx.Annotate(r, "feishu", pattern, c.logID)
-		data, err := h.serve(c, scopes, fn)
+		data, err := h.serve(c, pattern, scopes, fn)
 		if err != nil {
 			h.writeError(c, err)
 			return
@@ -110,7 +150,7 @@ func (h *Handler) handle(pattern string, scopes []string, fn endpoint) {
 	}))
 }
 
-func (h *Handler) serve(c *call, scopes []string, fn endpoint) (any, error) {
+func (h *Handler) serve(c *call, route string, scopes []string, fn endpoint) (any, error) {
 	token, ok := bearer(c.r.Header.Get("Authorization"))
 	if !ok {
 		return nil, fail(errMissingToken)
@@ -120,10 +160,33 @@ func (h *Handler) serve(c *call, scopes []string, fn endpoint) (any, error) {
 		return nil, err
 	}
 	c.actor = actor
+	if err := h.limit(c, route); err != nil {
+		return nil, err
+	}
 	if len(scopes) > 0 && !actor.App.HasScope(scopes...) {
 		return nil, scopeFailure(actor.App, scopes)
 	}
 	return fn(c)
+}
+
+// limit applies the rate limits of route to the calling app in its tenant.
+func (h *Handler) limit(c *call, route string) error {
+	if len(h.cfg.RateLimits) == 0 {
+		return nil
+	}
+	key := "feishu|" + route + "|" + c.actor.App.Key + "|" + c.actor.Tenant.Key
+	d, err := h.cfg.Limiter.Allow(c.r.Context(), key, h.cfg.RateLimits)
+	if err != nil {
+		// A limiter that cannot answer must not take the API down with it.
+		h.log.Warn("feishu: rate limiter failed; allowing the request", "log_id", c.logID, "err", err)
+		return nil
+	}
+	if d.Allowed {
+		return nil
+	}
+	c.w.Header().Set("x-ogw-ratelimit-limit", fmt.Sprint(d.Rule.Limit))
+	c.w.Header().Set("x-ogw-ratelimit-reset", fmt.Sprint(int(math.Ceil(d.Reset.Seconds()))))
+	return fail(errRateLimited)
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header.
@@ -173,7 +236,7 @@ func (h *Handler) writeError(c *call, err error) {
 	f.detail.LogID = c.logID
 	f.detail.Troubleshooter = troubleshooter(c.logID, f.code)
 	c.w.Header().Set("X-Tt-Logid", c.logID)
-	httpx.WriteJSON(c.w, f.status, contentType, errorBody{Code: f.code, Msg: f.msg, Error: f.detail})
+	httpx.WriteJSON(c.w, f.status, contentType, errorBody{Code: f.code, Msg: f.msg, Error: f.detail, Data: f.data})
 }
 
 // newLogID returns a log ID in Feishu's format: the time to the second and

@@ -3,6 +3,8 @@ package feishu
 import (
 	"errors"
 	"testing"
+
+	"github.com/qunhq/qun/internal/qun"
 )
 
 // FuzzCreateChatBody feeds arbitrary bytes to the create-chat body decoder
@@ -45,6 +47,57 @@ func FuzzCreateChatBody(f *testing.F) {
 		}
 		if len(f.detail.FieldViolations) == 0 {
 			t.Fatalf("rejection %d names no field", f.code)
+		}
+	})
+}
+
+// FuzzPageToken: any page_token decodes to numbers or an error, never a
+// panic, and every token qun issues decodes to what it encoded.
+func FuzzPageToken(f *testing.F) {
+	f.Add("cXVuMToxOjI6Mw==", int64(1), int64(2), int64(3))
+	f.Add("", int64(0), int64(-1), int64(1<<62))
+	f.Add("not base64!", int64(7), int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, tok string, a, b, c int64) {
+		if v, err := decodePageToken(tok, 3); err == nil && len(v) != 3 {
+			t.Fatalf("decoded %d numbers, want 3", len(v))
+		}
+		v, err := decodePageToken(encodePageToken(a, b, c), 3)
+		if err != nil || v[0] != a || v[1] != b || v[2] != c {
+			t.Fatalf("round trip of %d %d %d: %v %v", a, b, c, v, err)
+		}
+	})
+}
+
+// FuzzUpdateChatBody decodes arbitrary update bodies and translates them to
+// a change applied to default settings; rejections must be Feishu
+// parameter errors naming a field.
+func FuzzUpdateChatBody(f *testing.F) {
+	for _, seed := range []string{
+		`{}`,
+		`{"name":"群聊","add_member_permission":"only_owner","share_card_permission":"not_allowed"}`,
+		`{"restricted_mode_setting":{"status":true,"screenshot_has_permission_setting":"not_anyone"}}`,
+		`{"chat_type":"public","owner_id":"ou_x","labels":["a"],"i18n_names":{"en_us":"x"}}`,
+		`{"urgent_setting":1}`,
+		`{"hide_member_count_setting":"nobody"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b updateChatBody
+		err := decodeBody(raw, &b)
+		if err == nil {
+			var ch qun.ChatChange
+			if ch, err = changeOf(b, qun.OpenID); err == nil {
+				if ch.Settings != nil {
+					st := qun.DefaultSettings()
+					ch.Settings(&st)
+				}
+				return
+			}
+		}
+		var f *failure
+		if !errors.As(err, &f) || f.code != errInvalidParam.code || len(f.detail.FieldViolations) == 0 {
+			t.Fatalf("rejection %v is not a 232001 naming a field", err)
 		}
 	})
 }

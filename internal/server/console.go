@@ -43,7 +43,7 @@ func (s *Server) consoleHandler() http.Handler {
 			data.Authorized = true
 			var err error
 			if data.Entries, err = s.svc.Directory(r.Context(), ""); err == nil {
-				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Newest: true, Limit: 100})
+				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Order: qun.ByNewest, Limit: 100})
 			}
 			if err != nil {
 				data.Err = err.Error()
