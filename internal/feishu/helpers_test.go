@@ -208,3 +208,23 @@ func tenantToken(t *testing.T, srv *quntest.Server, app string) string {
 	}
 	return tok
 }
+
+// drain runs an SDK iterator to its end, failing the test if it does not
+// stop within limit items.
+func drain[T any](t *testing.T, limit int, next func() (bool, T, error)) []T {
+	t.Helper()
+	var out []T
+	for {
+		more, item, err := next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			return out
+		}
+		if len(out) >= limit {
+			t.Fatalf("the iterator does not stop after %d items", limit)
+		}
+		out = append(out, item)
+	}
+}

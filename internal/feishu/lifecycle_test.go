@@ -276,17 +276,7 @@ func TestListChats(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		more, c, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !more {
-			break
-		}
-		if len(got) > 100 {
-			t.Fatal("the iterator does not stop")
-		}
+	for _, c := range drain(t, 100, it.Next) {
 		got = append(got, *c.ChatId)
 		if idx := slices.Index(ids, *c.ChatId); idx%3 == 0 && (c.OwnerId == nil || *c.OwnerId != "zhangsan" || *c.OwnerIdType != "user_id") {
 			t.Errorf("chat %d owner = %v", idx, c.OwnerId)
@@ -357,17 +347,7 @@ func TestSearchChats(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		more, c, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !more {
-			break
-		}
-		if len(got) > 100 {
-			t.Fatal("the iterator does not stop")
-		}
+	for _, c := range drain(t, 100, it.Next) {
 		got = append(got, *c.ChatId)
 	}
 	if len(got) != 28 || !slices.Contains(got, mine) || !slices.Contains(got, i18n) || !slices.Contains(got, public) {

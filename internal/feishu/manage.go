@@ -170,71 +170,41 @@ func (h *Handler) updateChat(c *call) (any, error) {
 // chat; the core applies the values to the chat's current settings.
 func changeOf(b updateChatBody, idType qun.IDKind) (qun.ChatChange, error) {
 	var apply []func(*qun.Settings)
-	enum := func(field string, v *string, values map[string]qun.Audience, dst func(*qun.Settings) *qun.Audience) error {
-		var x qun.Audience
-		if v == nil {
-			return nil
-		}
-		if err := pick(field, v, values, &x); err != nil {
-			return err
-		}
-		apply = append(apply, func(s *qun.Settings) { *dst(s) = x })
-		return nil
-	}
-	flag := func(field string, v *string, values map[string]bool, dst func(*qun.Settings) *bool) error {
-		var x bool
-		if v == nil {
-			return nil
-		}
-		if err := pick(field, v, values, &x); err != nil {
-			return err
-		}
-		apply = append(apply, func(s *qun.Settings) { *dst(s) = x })
-		return nil
-	}
+	set := func(fn func(*qun.Settings)) { apply = append(apply, fn) }
 	checks := []error{
-		enum("add_member_permission", b.AddMemberPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanAddMembers }),
-		flag("share_card_permission", b.ShareCardPermission, shares, func(s *qun.Settings) *bool { return &s.ShareAllowed }),
-		enum("at_all_permission", b.AtAllPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanMentionAll }),
-		enum("edit_permission", b.EditPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanEdit }),
-		enum("join_message_visibility", b.JoinMessageVisibility, visibilities, func(s *qun.Settings) *qun.Audience { return &s.JoinNotice }),
-		enum("leave_message_visibility", b.LeaveMessageVisibility, visibilities, func(s *qun.Settings) *qun.Audience { return &s.LeaveNotice }),
-		flag("membership_approval", b.MembershipApproval, approvals, func(s *qun.Settings) *bool { return &s.ApprovalRequired }),
-		flag("group_message_type", b.GroupMessageType, messageTypes, func(s *qun.Settings) *bool { return &s.Threaded }),
-		enum("urgent_setting", b.UrgentSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanUrgent }),
-		enum("video_conference_setting", b.VideoConferenceSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanVideo }),
-		enum("pin_manage_setting", b.PinManageSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanPin }),
-		enum("hide_member_count_setting", b.HideMemberCountSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.MemberCountFor }),
-	}
-	if b.ChatType != nil {
-		var v qun.Visibility
-		err := pick("chat_type", b.ChatType, chatTypes, &v)
-		if err == nil {
-			apply = append(apply, func(s *qun.Settings) { s.Visibility = v })
-		}
-		checks = append(checks, err)
+		change(set, "add_member_permission", b.AddMemberPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanAddMembers }),
+		change(set, "share_card_permission", b.ShareCardPermission, shares, func(s *qun.Settings) *bool { return &s.ShareAllowed }),
+		change(set, "at_all_permission", b.AtAllPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanMentionAll }),
+		change(set, "edit_permission", b.EditPermission, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanEdit }),
+		change(set, "join_message_visibility", b.JoinMessageVisibility, visibilities, func(s *qun.Settings) *qun.Audience { return &s.JoinNotice }),
+		change(set, "leave_message_visibility", b.LeaveMessageVisibility, visibilities, func(s *qun.Settings) *qun.Audience { return &s.LeaveNotice }),
+		change(set, "membership_approval", b.MembershipApproval, approvals, func(s *qun.Settings) *bool { return &s.ApprovalRequired }),
+		change(set, "group_message_type", b.GroupMessageType, messageTypes, func(s *qun.Settings) *bool { return &s.Threaded }),
+		change(set, "urgent_setting", b.UrgentSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanUrgent }),
+		change(set, "video_conference_setting", b.VideoConferenceSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanVideo }),
+		change(set, "pin_manage_setting", b.PinManageSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.WhoCanPin }),
+		change(set, "hide_member_count_setting", b.HideMemberCountSetting, ownerOrAll, func(s *qun.Settings) *qun.Audience { return &s.MemberCountFor }),
+		change(set, "chat_type", b.ChatType, chatTypes, func(s *qun.Settings) *qun.Visibility { return &s.Visibility }),
 	}
 	if r := b.RestrictedModeSetting; r != nil {
 		checks = append(checks,
-			enum("restricted_mode_setting.screenshot_has_permission_setting", r.ScreenshotHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.Screenshot }),
-			enum("restricted_mode_setting.download_has_permission_setting", r.DownloadHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.Download }),
-			enum("restricted_mode_setting.message_has_permission_setting", r.MessageHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.CopyForward }),
+			change(set, "restricted_mode_setting.screenshot_has_permission_setting", r.ScreenshotHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.Screenshot }),
+			change(set, "restricted_mode_setting.download_has_permission_setting", r.DownloadHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.Download }),
+			change(set, "restricted_mode_setting.message_has_permission_setting", r.MessageHasPermissionSetting, allOrNone, func(s *qun.Settings) *qun.Audience { return &s.Restricted.CopyForward }),
 		)
 		if r.Status != nil {
 			on := *r.Status
-			apply = append(apply, func(s *qun.Settings) { s.Restricted.On = on })
+			set(func(s *qun.Settings) { s.Restricted.On = on })
 		}
 	}
 	if f := mergeFailures(checks); f != nil {
 		return qun.ChatChange{}, f
 	}
 	if b.Labels != nil {
-		labels := b.Labels
-		apply = append(apply, func(s *qun.Settings) { s.Labels = labels })
+		set(func(s *qun.Settings) { s.Labels = b.Labels })
 	}
 	if b.ToolkitIDs != nil {
-		toolkits := b.ToolkitIDs
-		apply = append(apply, func(s *qun.Settings) { s.Toolkits = toolkits })
+		set(func(s *qun.Settings) { s.Toolkits = b.ToolkitIDs })
 	}
 	ch := qun.ChatChange{Name: b.Name, Description: b.Description, Avatar: b.Avatar}
 	if b.I18nNames != nil {
@@ -252,6 +222,20 @@ func changeOf(b updateChatBody, idType qun.IDKind) (qun.ChatChange, error) {
 		ch.Owner = &qun.Ref{Kind: idType, Value: *b.OwnerID}
 	}
 	return ch, nil
+}
+
+// change checks an optional enumerated field and, when present, hands set
+// a function that stores its value through dst.
+func change[T any](set func(func(*qun.Settings)), field string, v *string, values map[string]T, dst func(*qun.Settings) *T) error {
+	if v == nil {
+		return nil
+	}
+	var x T
+	if err := pick(field, v, values, &x); err != nil {
+		return err
+	}
+	set(func(s *qun.Settings) { *dst(s) = x })
+	return nil
 }
 
 func newChatI18n(n *i18nNames) qun.I18nNames {

@@ -44,6 +44,22 @@ type idListBody struct {
 	IDList []string `json:"id_list"`
 }
 
+// idList reads member_id_type and the body's id_list of the member calls.
+func (h *Handler) idList(c *call) ([]qun.Ref, error) {
+	kind, err := memberIDType(c, true)
+	if err != nil {
+		return nil, err
+	}
+	var b idListBody
+	if err := h.decode(c, &b); err != nil {
+		return nil, err
+	}
+	if err := idLimits("id_list", kind, b.IDList); err != nil {
+		return nil, err
+	}
+	return refs(kind, b.IDList), nil
+}
+
 // addedMembers is the data of POST /chats/:chat_id/members.
 type addedMembers struct {
 	InvalidIDList         []string `json:"invalid_id_list"`
@@ -55,24 +71,17 @@ var succeedTypes = map[string]qun.AddMode{"0": qun.AddSkipResigned, "1": qun.Add
 
 // addMembers serves POST /open-apis/im/v1/chats/:chat_id/members.
 func (h *Handler) addMembers(c *call) (any, error) {
-	kind, err := memberIDType(c, true)
-	if err != nil {
-		return nil, err
-	}
 	mode := qun.AddSkipResigned
 	if v := c.r.URL.Query().Get("succeed_type"); v != "" {
 		if err := pick("succeed_type", &v, succeedTypes, &mode); err != nil {
 			return nil, err
 		}
 	}
-	var b idListBody
-	if err := h.decode(c, &b); err != nil {
+	ids, err := h.idList(c)
+	if err != nil {
 		return nil, err
 	}
-	if err := idLimits("id_list", kind, b.IDList); err != nil {
-		return nil, err
-	}
-	res, err := h.svc.AddMembers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), refs(kind, b.IDList), mode)
+	res, err := h.svc.AddMembers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), ids, mode)
 	data := addedMembers{InvalidIDList: orEmpty(res.Invalid), NotExistedIDList: orEmpty(res.NotExisted), PendingApprovalIDList: orEmpty(res.Pending)}
 	if err != nil {
 		f := toFailure(err)
@@ -99,18 +108,11 @@ type removedMembers struct {
 // removeMembers serves DELETE /open-apis/im/v1/chats/:chat_id/members; the
 // IDs come in the body.
 func (h *Handler) removeMembers(c *call) (any, error) {
-	kind, err := memberIDType(c, true)
+	ids, err := h.idList(c)
 	if err != nil {
 		return nil, err
 	}
-	var b idListBody
-	if err := h.decode(c, &b); err != nil {
-		return nil, err
-	}
-	if err := idLimits("id_list", kind, b.IDList); err != nil {
-		return nil, err
-	}
-	invalid, err := h.svc.RemoveMembers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), refs(kind, b.IDList))
+	invalid, err := h.svc.RemoveMembers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), ids)
 	if err != nil {
 		return nil, err
 	}

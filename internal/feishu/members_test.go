@@ -43,22 +43,13 @@ func memberIDs(t *testing.T, cli *lark.Client, id, kind string, pageSize int) []
 		t.Fatal(err)
 	}
 	var out []string
-	for {
-		more, m, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !more {
-			return out
-		}
-		if len(out) > 10000 {
-			t.Fatal("the iterator does not stop")
-		}
+	for _, m := range drain(t, 10000, it.Next) {
 		if *m.MemberIdType != kind {
 			t.Errorf("member_id_type %s, want %s", *m.MemberIdType, kind)
 		}
 		out = append(out, *m.MemberId)
 	}
+	return out
 }
 
 func TestAddMembers(t *testing.T) {
