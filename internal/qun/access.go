@@ -23,11 +23,13 @@ const (
 )
 
 // enter loads a chat for an actor and applies the checks every chat
-// operation shares, in the platform's order: the chat exists, is in the
-// actor's tenant (or is an external chat the actor is in), the actor may
-// handle external chats, the chat is not dissolved, and the actor is a
-// member when the operation needs one. With lock, the transaction becomes
-// the chat's only writer first.
+// operation shares, in the platform's order: the chat exists (by chat ID,
+// or by conversation ID where there are such), is in the actor's tenant (or
+// is an external chat the actor is in), the actor may handle external
+// chats, the chat is not dissolved, and the actor is a member when the
+// operation needs one. Where apps manage their chats without joining them,
+// the chat must be one the actor's app created. With lock, the transaction
+// becomes the chat's only writer first.
 func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, error) {
 	app := actor.App
 	rules := rulesOf[app.Platform]
@@ -35,6 +37,9 @@ func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, er
 		return access{}, err
 	}
 	c, err := tx.ChatByChatID(chatID)
+	if ErrorCode(err) == ENotFound && rules.newConversationID != nil {
+		c, err = tx.ChatByConversationID(chatID)
+	}
 	if ErrorCode(err) == ENotFound || (err == nil && c.Platform != app.Platform) {
 		return access{}, &Error{Code: ENotFound, Reason: ReasonChatNotFound, Field: "chat_id", IDs: []string{chatID}, Message: "no chat with this chat_id"}
 	} else if err != nil {
@@ -49,6 +54,17 @@ func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, er
 		}
 	}
 	a := access{chat: c, rules: rules}
+	if rules.appManages {
+		// The app is no member: it manages the chats it created.
+		if c.TenantID != actor.Tenant.ID || c.CreatorApp != app.ID {
+			return access{}, Errorf(EForbidden, ReasonNotCreator, "the app manages only the chats it created")
+		}
+		if c.Status == Dissolved {
+			return access{}, Errorf(EInvalid, ReasonChatDissolved, "the chat has been dissolved")
+		}
+		a.owner, a.admin = true, true
+		return a, nil
+	}
 	m, err := tx.Member(c.ID, 0, app.ID)
 	switch {
 	case err == nil:

@@ -5,34 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
-
-// Limits and defaults of chats, per platform.
-type chatRules struct {
-	needsBot       bool   // the acting app must have bot ability
-	defaultName    string // name of a private chat created without one
-	maxBots        int    // bots in one chat
-	maxMembers     int    // users in one chat
-	maxManagers    int    // managers (users and bots) of one chat
-	labelScope     string // scope needed to set labels
-	operateAsOwner string // scope that gives a chat's creator the owner's rights
-	dedupeTTL      time.Duration
-}
-
-var rulesOf = map[Platform]chatRules{
-	Feishu: {
-		needsBot:       true,
-		defaultName:    "(无主题)",
-		maxBots:        15,
-		maxMembers:     5000,
-		maxManagers:    10,
-		labelScope:     "im:chat.label",
-		operateAsOwner: "im:chat:operate_as_owner",
-		dedupeTTL:      10 * time.Hour,
-	},
-}
 
 // NewChat is a request to create a chat, in platform-neutral terms.
 type NewChat struct {
@@ -41,13 +15,19 @@ type NewChat struct {
 	Avatar      string
 	I18nNames   I18nNames
 	Settings    Settings
+	// Class is the kind of group ("" is Internal).
+	Class ChatClass
 	// External asks for an external chat even without external members.
 	External bool
-	// Owner names the owner; nil makes the acting bot the owner.
+	// Owner names the owner; nil makes the acting bot the owner (or, where
+	// apps do not join their chats, the first user).
 	Owner *Ref
-	// Users and Bots are invited; the acting bot always joins.
+	// Users and Bots are invited; the acting bot joins where the platform
+	// says so.
 	Users []Ref
 	Bots  []Ref
+	// Contacts are external contacts of the actor's tenant to invite.
+	Contacts []Ref
 	// BotManager makes the acting bot a manager when a user owns the chat.
 	BotManager bool
 	// Dedupe is the client's request key: within the platform's window, the
@@ -74,7 +54,7 @@ func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (Chat
 	if err := checkBot(actor); err != nil {
 		return ChatView{}, err
 	}
-	if in.Avatar != "" && !imageKey.MatchString(in.Avatar) {
+	if in.Avatar != "" && !rules.avatar(in.Avatar) {
 		return ChatView{}, Invalid(ReasonAvatarInvalid, "avatar", "the avatar is not an image key")
 	}
 	if err := checkChatFields(actor, rules, &in); err != nil {
@@ -101,15 +81,18 @@ func checkBot(actor Actor) error {
 // checkChatFields applies the rules that need no directory lookups.
 func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
 	st, policy := &in.Settings, actor.Tenant.Policy
+	if in.Class == Standard && !actor.App.StandardGroups {
+		return Errorf(EForbidden, ReasonStandardNotAllowed, "the app may not create standard groups")
+	}
 	if st.Visibility == Public {
 		if !policy.PublicChats {
 			return Errorf(EForbidden, ReasonPublicNotAllowed, "the tenant does not allow public chats")
 		}
-		if in.Name == "" {
+		if rules.publicNameMin > 0 && in.Name == "" {
 			return Invalid(ReasonPublicNameEmpty, "name", "a public chat needs a name")
 		}
-		if utf8.RuneCountInString(in.Name) < 2 {
-			return Invalid(ReasonPublicNameShort, "name", "a public chat's name needs at least 2 characters")
+		if utf8.RuneCountInString(in.Name) < rules.publicNameMin {
+			return Invalid(ReasonPublicNameShort, "name", fmt.Sprintf("a public chat's name needs at least %d characters", rules.publicNameMin))
 		}
 	} else if in.Name == "" {
 		in.Name = rules.defaultName
@@ -151,6 +134,9 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 	res := newResolver(tx, actor)
 
 	var owner *User
+	if in.Owner == nil && rules.ownerRequired {
+		return ChatView{}, Invalid(ReasonOwnerInvalid, "owner", "the owner is required")
+	}
 	if in.Owner != nil {
 		u, err := res.user(*in.Owner)
 		if ErrorReason(err) == ReasonUnavailableIDs {
@@ -163,6 +149,9 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		}
 		if u.Status == Resigned {
 			return ChatView{}, &Error{Code: EInvalid, Reason: ReasonUserResigned, Field: "owner_id", IDs: []string{in.Owner.Value}, Message: "the owner has resigned"}
+		}
+		if u.Kind == MemberUser && !app.Sees(u) {
+			return ChatView{}, &Error{Code: EForbidden, Reason: ReasonOwnerInvisible, Field: "owner", IDs: []string{in.Owner.Value}, Message: "the owner is not within the app's visible range"}
 		}
 		owner = &u
 	}
@@ -191,20 +180,41 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		}
 		users = append(users, outside...)
 	}
+	contacts, err := res.contacts(in.Contacts, owner)
+	if err != nil {
+		return ChatView{}, err
+	}
+	users = append(users, contacts...)
 	bots, err := res.bots(in.Bots, external)
 	if err != nil {
 		return ChatView{}, err
 	}
-	if 1+len(bots) > rules.maxBots {
+	actorBot := 0
+	if rules.actorJoins {
+		actorBot = 1
+	}
+	if actorBot+len(bots) > rules.maxBots {
 		return ChatView{}, Errorf(EInvalid, ReasonTooManyBots, "a chat holds at most %d bots", rules.maxBots)
+	}
+	if owner == nil && !rules.actorJoins {
+		// Where apps do not join their chats, someone must own the chat.
+		if len(users) == 0 {
+			return ChatView{}, Invalid(ReasonNoValidMembers, "users", "the chat needs an owner or members")
+		}
+		owner, users = &users[0], users[1:]
 	}
 	if len(users)+1 > rules.maxMembers {
 		return ChatView{}, Errorf(EInvalid, ReasonTooManyMembers, "a chat holds at most %d users", rules.maxMembers)
 	}
 
 	now := s.now()
+	class := in.Class
+	if class == "" {
+		class = Internal
+	}
 	chat := Chat{
-		ChatID:      newChatID(app.Platform),
+		ChatID:      rules.newChatID(),
+		Class:       class,
 		Platform:    app.Platform,
 		TenantID:    tenant.ID,
 		CreatorApp:  app.ID,
@@ -217,6 +227,9 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		Status:      Normal,
 		CreatedAt:   now,
 		UpdatedAt:   now,
+	}
+	if rules.newConversationID != nil {
+		chat.ConversationID = rules.newConversationID()
 	}
 	if owner != nil {
 		chat.OwnerUser = owner.ID
@@ -256,14 +269,16 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 	for _, u := range users {
 		members = append(members, Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
 	}
-	botRole := RoleMember
-	switch {
-	case owner == nil:
-		botRole = RoleOwner
-	case in.BotManager:
-		botRole = RoleManager
+	if rules.actorJoins {
+		botRole := RoleMember
+		switch {
+		case owner == nil:
+			botRole = RoleOwner
+		case in.BotManager:
+			botRole = RoleManager
+		}
+		members = append(members, Member{Chat: chat.ID, App: app.ID, Role: botRole, JoinedAt: now})
 	}
-	members = append(members, Member{Chat: chat.ID, App: app.ID, Role: botRole, JoinedAt: now})
 	for _, b := range bots {
 		members = append(members, Member{Chat: chat.ID, App: b.ID, Role: RoleMember, JoinedAt: now})
 	}
@@ -324,11 +339,18 @@ func (r *resolver) user(ref Ref) (User, error) {
 		}
 	case UnionID:
 		u, err = r.tx.UserByAlias(UnionID, app.Developer, ref.Value)
-	case UserID:
+	case UserID, ExternalID:
 		if app.Kind == StoreApp {
 			return User{}, Invalid(ReasonUserIDNotAllowed, "user_id_type", "store apps cannot use user_id; use open_id or union_id")
 		}
 		u, err = r.tx.UserByUserID(r.actor.Tenant.ID, ref.Value)
+		want := MemberUser
+		if ref.Kind == ExternalID {
+			want = ExternalUser
+		}
+		if err == nil && u.Kind != want {
+			return User{}, unavailable
+		}
 	default:
 		return User{}, Invalid(ReasonField, "user_id_type", fmt.Sprintf("unknown ID type %q", ref.Kind))
 	}
@@ -380,6 +402,36 @@ func (r *resolver) invitees(refs []Ref, owner *User) (inside, outside []User, er
 		return nil, nil, &Error{Code: EInvalid, Reason: ReasonUserResigned, Field: "user_id_list", IDs: resigned, Message: "these users have resigned"}
 	}
 	return inside, outside, nil
+}
+
+// contacts resolves the external contacts to invite, dropping the owner
+// and duplicates: they must be the actor's tenant's external contacts.
+func (r *resolver) contacts(refs []Ref, owner *User) ([]User, error) {
+	var (
+		out     []User
+		seen    = map[int64]bool{}
+		missing []string
+	)
+	if owner != nil {
+		seen[owner.ID] = true
+	}
+	for _, ref := range refs {
+		u, err := r.user(Ref{Kind: ExternalID, Value: ref.Value})
+		if ErrorReason(err) == ReasonUnavailableIDs {
+			missing = append(missing, ref.Value)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if !seen[u.ID] {
+			seen[u.ID] = true
+			out = append(out, u)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, Field: "contacts", IDs: missing, Message: "these IDs name no external contact of the tenant"}
+	}
+	return out, nil
 }
 
 // strangers returns the refs of the users in outside who are not friends of

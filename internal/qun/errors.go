@@ -48,6 +48,9 @@ const (
 	ReasonContentReview         Reason = "content_review"          // a blocked word in name or description
 	ReasonOwnerInvalid          Reason = "owner_invalid"           // the owner does not exist
 	ReasonOwnerOtherTenant      Reason = "owner_other_tenant"      // the owner is in another tenant
+	ReasonOwnerInvisible        Reason = "owner_invisible"         // the owner is outside the app's visible range
+	ReasonStandardNotAllowed    Reason = "standard_not_allowed"    // the app may not create standard groups
+	ReasonNotCreator            Reason = "not_creator"             // the app manages only the chats it created
 	ReasonUserResigned          Reason = "user_resigned"           // a resigned user was invited
 	ReasonUnavailableIDs        Reason = "unavailable_ids"         // IDs that name nobody the actor can see
 	ReasonCrossApp              Reason = "cross_app"               // another app's open_id
@@ -78,6 +81,7 @@ const (
 	ReasonInvisible             Reason = "invisible"               // users the actor may not reach
 	ReasonExternalInInternal    Reason = "external_in_internal"    // other tenants' users in an internal chat
 	ReasonNoValidMembers        Reason = "no_valid_members"        // an ID list with nobody usable
+	ReasonNotMember             Reason = "not_member"              // IDs of users who are not members of the chat
 )
 
 // Error is a domain error: a class, the rule that produced it, a message for

@@ -38,26 +38,29 @@ func derivedAlias(kind IDKind, scope, tenantKey, userID string) string {
 
 // NewTenantKey returns a fresh tenant key in the platform's format.
 func NewTenantKey(p Platform) string {
+	if p == DingTalk {
+		return "ding" + randomHex(16)
+	}
 	return randomHex(16)
 }
 
 // NewAppKey returns a fresh app key in the platform's format.
 func NewAppKey(p Platform) string {
+	if p == DingTalk {
+		return "ding" + randomHex(16)
+	}
 	return "cli_" + randomHex(16)
-}
-
-// newChatID returns a fresh public chat identifier in the platform's format.
-func newChatID(p Platform) string {
-	return "oc_" + randomHex(32)
 }
 
 // newTokenValue returns a fresh access token in the platform's format.
 func newTokenValue(p Platform, kind TokenKind) string {
-	switch kind {
-	case AppToken:
+	switch {
+	case kind == AppToken:
 		return "a-" + randomHex(40)
-	case TenantToken:
+	case kind == TenantToken:
 		return "t-" + randomHex(40)
+	case p == DingTalk:
+		return randomHex(32)
 	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

@@ -3,7 +3,6 @@ package qun
 import (
 	"context"
 	"reflect"
-	"regexp"
 	"strings"
 )
 
@@ -18,6 +17,9 @@ type ChatInfo struct {
 	BotManagers []App
 	// Users and Bots count the members.
 	Users, Bots int
+	// Members are the chat's users in the order they joined, when asked
+	// for.
+	Members []User
 	// Role is the actor's role; "" when it is not a member.
 	Role Role
 	// Admin is true when the actor may manage the chat.
@@ -25,15 +27,27 @@ type ChatInfo struct {
 }
 
 // GetChat returns a chat for an actor that may not be a member (then Role
-// is empty and the caller shows only what non-members may see).
-func (s *Service) GetChat(ctx context.Context, actor Actor, chatID string) (ChatInfo, error) {
+// is empty and the caller shows only what non-members may see), with its
+// users when withMembers is set.
+func (s *Service) GetChat(ctx context.Context, actor Actor, chatID string, withMembers bool) (ChatInfo, error) {
 	var info ChatInfo
 	err := s.store.View(ctx, func(tx Tx) error {
 		a, err := enter(tx, actor, chatID, anyone, false)
 		if err != nil {
 			return err
 		}
-		info, err = chatInfo(tx, a)
+		if info, err = chatInfo(tx, a); err != nil || !withMembers {
+			return err
+		}
+		ms, err := tx.Members(MemberFilter{Chat: a.chat.ID, UsersOnly: true})
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(ms))
+		for i, m := range ms {
+			ids[i] = m.User
+		}
+		info.Members, err = usersInOrder(tx, ids)
 		return err
 	})
 	return info, err
@@ -115,10 +129,10 @@ type ChatChange struct {
 	Settings func(*Settings)
 	// Owner transfers the chat to another member.
 	Owner *Ref
+	// Add and Remove change the members in the same transaction. Every ID
+	// of Add must be usable; removing the owner fails.
+	Add, Remove []Ref
 }
-
-// imageKey is what an avatar image key may contain.
-var imageKey = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,200}$`)
 
 // UpdateChat changes a chat. Owners, managers and the creator (with the
 // operate-as-owner scope) may change everything; other members only the
@@ -138,7 +152,7 @@ func (s *Service) UpdateChat(ctx context.Context, actor Actor, chatID string, ch
 			c.Description = *ch.Description
 		}
 		if ch.Avatar != nil {
-			if !imageKey.MatchString(*ch.Avatar) {
+			if !a.rules.avatar(*ch.Avatar) {
 				return Invalid(ReasonAvatarInvalid, "avatar", "the avatar is not an image key")
 			}
 			c.Avatar = *ch.Avatar
@@ -161,6 +175,16 @@ func (s *Service) UpdateChat(ctx context.Context, actor Actor, chatID string, ch
 		}
 		if err := checkChange(tx, actor, a.rules, old, &c); err != nil {
 			return err
+		}
+		if len(ch.Add) > 0 {
+			if _, err := s.addMembersTx(tx, actor, a, ch.Add, AddAllOrNothing); err != nil {
+				return err
+			}
+		}
+		if len(ch.Remove) > 0 {
+			if _, err := s.removeMembersTx(tx, actor, a, ch.Remove); err != nil {
+				return err
+			}
 		}
 		if ch.Owner != nil {
 			if err := transfer(tx, actor, &c, *ch.Owner); err != nil {

@@ -2,6 +2,7 @@ package qun
 
 import (
 	"context"
+	"time"
 )
 
 // AddMode says what AddMembers does with IDs it cannot add.
@@ -46,6 +47,11 @@ func (s *Service) addMembers(tx Tx, actor Actor, chatID string, refs []Ref, mode
 	if err != nil {
 		return AddResult{}, err
 	}
+	return s.addMembersTx(tx, actor, a, refs, mode)
+}
+
+// addMembersTx adds members to the chat a was entered for.
+func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode AddMode) (AddResult, error) {
 	c := a.chat
 	if c.Settings.WhoCanAddMembers != Everyone && !a.admin {
 		return AddResult{}, Errorf(EForbidden, ReasonNeedAdmin, "only the owner and managers may add members to this chat")
@@ -162,12 +168,21 @@ func (s *Service) addMembers(tx Tx, actor Actor, chatID string, refs []Ref, mode
 		}
 	}
 	if len(addUsers)+len(addBots) > 0 {
-		c.UpdatedAt = now
-		if err := tx.UpdateChat(c); err != nil {
+		if err := touch(tx, c.ID, now); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// touch marks a chat active now.
+func touch(tx Tx, chat int64, now time.Time) error {
+	c, err := tx.Chat(chat)
+	if err != nil {
+		return err
+	}
+	c.UpdatedAt = now
+	return tx.UpdateChat(c)
 }
 
 func concat(lists ...[]string) []string {
@@ -188,57 +203,62 @@ func (s *Service) RemoveMembers(ctx context.Context, actor Actor, chatID string,
 		if err != nil {
 			return err
 		}
-		c := a.chat
-		if len(refs) == 0 {
-			return Errorf(EInvalid, ReasonNoValidMembers, "the ID list is empty")
-		}
-		r := newResolver(tx, actor)
-		found, err := r.resolve(refs)
-		if err != nil {
-			return err
-		}
-		invalid = found.missing
-		var remove []Member
-		consider := func(m Member, err error, written string, self bool) error {
-			if ErrorCode(err) == ENotFound {
-				invalid = append(invalid, written)
-				return nil
-			} else if err != nil {
-				return err
-			}
-			if m.Role == RoleOwner {
-				return &Error{Code: EForbidden, Reason: ReasonOwnerCannotLeave, IDs: []string{written}, Message: "the owner cannot be removed"}
-			}
-			if !self && !a.admin {
-				return Errorf(EForbidden, ReasonCannotRemove, "only the owner, managers or the creator may remove others")
-			}
-			remove = append(remove, m)
-			return nil
-		}
-		for _, u := range found.users {
-			m, err := tx.Member(c.ID, u.ID, 0)
-			if err := consider(m, err, r.written[u.ID], false); err != nil {
-				return err
-			}
-		}
-		for _, b := range found.bots {
-			m, err := tx.Member(c.ID, 0, b.ID)
-			if err := consider(m, err, r.writtenBot[b.ID], b.ID == actor.App.ID); err != nil {
-				return err
-			}
-		}
-		if len(remove) == 0 {
-			return &Error{Code: EInvalid, Reason: ReasonNoValidMembers, IDs: invalid, Message: "no ID names a member of the chat"}
-		}
-		for _, m := range remove {
-			if _, err := tx.RemoveMember(c.ID, m.User, m.App); err != nil {
-				return err
-			}
-		}
-		c.UpdatedAt = s.now()
-		return tx.UpdateChat(c)
+		invalid, err = s.removeMembersTx(tx, actor, a, refs)
+		return err
 	})
 	return invalid, err
+}
+
+// removeMembersTx removes members from the chat a was entered for.
+func (s *Service) removeMembersTx(tx Tx, actor Actor, a access, refs []Ref) ([]string, error) {
+	c := a.chat
+	if len(refs) == 0 {
+		return nil, Errorf(EInvalid, ReasonNoValidMembers, "the ID list is empty")
+	}
+	r := newResolver(tx, actor)
+	found, err := r.resolve(refs)
+	if err != nil {
+		return nil, err
+	}
+	invalid := found.missing
+	var remove []Member
+	consider := func(m Member, err error, written string, self bool) error {
+		if ErrorCode(err) == ENotFound {
+			invalid = append(invalid, written)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m.Role == RoleOwner {
+			return &Error{Code: EForbidden, Reason: ReasonOwnerCannotLeave, IDs: []string{written}, Message: "the owner cannot be removed"}
+		}
+		if !self && !a.admin {
+			return Errorf(EForbidden, ReasonCannotRemove, "only the owner, managers or the creator may remove others")
+		}
+		remove = append(remove, m)
+		return nil
+	}
+	for _, u := range found.users {
+		m, err := tx.Member(c.ID, u.ID, 0)
+		if err := consider(m, err, r.written[u.ID], false); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range found.bots {
+		m, err := tx.Member(c.ID, 0, b.ID)
+		if err := consider(m, err, r.writtenBot[b.ID], b.ID == actor.App.ID); err != nil {
+			return nil, err
+		}
+	}
+	if len(remove) == 0 {
+		return nil, &Error{Code: EInvalid, Reason: ReasonNoValidMembers, IDs: invalid, Message: "no ID names a member of the chat"}
+	}
+	for _, m := range remove {
+		if _, err := tx.RemoveMember(c.ID, m.User, m.App); err != nil {
+			return nil, err
+		}
+	}
+	return invalid, touch(tx, c.ID, s.now())
 }
 
 // MemberPage is a page of a chat's users.
@@ -318,9 +338,10 @@ type Managers struct {
 }
 
 // SetManagers makes members managers (add) or plain members again. Only
-// the owner may; IDs that name no member (or the owner) are ignored, and a
-// list with none left fails.
-func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, refs []Ref, add bool) (Managers, error) {
+// the owner may. IDs that name no member (or the owner) are ignored, and a
+// list with none left fails; strict fails on any ID that names nobody
+// (ReasonNotExisted) or no member (ReasonNotMember) instead.
+func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, refs []Ref, add, strict bool) (Managers, error) {
 	var out Managers
 	err := s.store.Update(ctx, func(tx Tx) error {
 		a, err := enter(tx, actor, chatID, memberOnly, true)
@@ -331,30 +352,43 @@ func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, r
 			return Errorf(EForbidden, ReasonNeedOwner, "only the owner may change managers")
 		}
 		c := a.chat
-		found, err := newResolver(tx, actor).resolve(refs)
+		r := newResolver(tx, actor)
+		found, err := r.resolve(refs)
 		if err != nil {
 			return err
 		}
-		var change []Member
-		pick := func(m Member, err error) error {
-			if ErrorCode(err) == ENotFound || (err == nil && m.Role == RoleOwner) {
+		if strict && len(found.missing) > 0 {
+			return notExisted(refs[0].Kind, found.missing)
+		}
+		var (
+			change  []Member
+			outside []string
+		)
+		pick := func(m Member, err error, written string) error {
+			if ErrorCode(err) == ENotFound {
+				outside = append(outside, written)
 				return nil
 			}
-			if err != nil {
+			if err != nil || m.Role == RoleOwner {
 				return err
 			}
 			change = append(change, m)
 			return nil
 		}
 		for _, u := range found.users {
-			if err := pick(tx.Member(c.ID, u.ID, 0)); err != nil {
+			m, err := tx.Member(c.ID, u.ID, 0)
+			if err := pick(m, err, r.written[u.ID]); err != nil {
 				return err
 			}
 		}
 		for _, b := range found.bots {
-			if err := pick(tx.Member(c.ID, 0, b.ID)); err != nil {
+			m, err := tx.Member(c.ID, 0, b.ID)
+			if err := pick(m, err, r.writtenBot[b.ID]); err != nil {
 				return err
 			}
+		}
+		if strict && len(outside) > 0 {
+			return &Error{Code: EInvalid, Reason: ReasonNotMember, IDs: outside, Message: "these users are not members of the chat"}
 		}
 		if len(change) == 0 {
 			return Errorf(EInvalid, ReasonNoValidMembers, "no ID names a member of the chat")

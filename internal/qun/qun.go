@@ -89,6 +89,19 @@ type App struct {
 	ExternalChats bool `json:"external_chats"`
 	// Scopes are the permissions granted to the app.
 	Scopes []string `json:"scopes"`
+	// AgentID is the app's agent ID in its tenant (DingTalk agentId).
+	AgentID string `json:"agent_id,omitempty"`
+	// Visible lists the user IDs of the app's visible range; empty means
+	// the whole tenant.
+	Visible []string `json:"visible,omitempty"`
+	// StandardGroups allows creating standard (not internal) groups, an
+	// allowlist DingTalk keeps.
+	StandardGroups bool `json:"standard_groups,omitempty"`
+}
+
+// Sees reports whether a user of the app's tenant is in its visible range.
+func (a App) Sees(u User) bool {
+	return len(a.Visible) == 0 || slices.Contains(a.Visible, u.UserID)
 }
 
 // HasScope reports whether the app was granted any of scopes.
@@ -147,12 +160,14 @@ func (u User) Alias(kind IDKind, scope string) string {
 type IDKind string
 
 // Identifier kinds. Each is valid in a scope: OpenID per app, UnionID per
-// developer, UserID per tenant, AppID globally per platform.
+// developer, UserID (a tenant's members) and ExternalID (its external
+// contacts) per tenant, AppID globally per platform.
 const (
-	OpenID  IDKind = "open_id"
-	UnionID IDKind = "union_id"
-	UserID  IDKind = "user_id"
-	AppID   IDKind = "app_id"
+	OpenID     IDKind = "open_id"
+	UnionID    IDKind = "union_id"
+	UserID     IDKind = "user_id"
+	ExternalID IDKind = "external_id"
+	AppID      IDKind = "app_id"
 )
 
 // Alias is one identifier of a user, valid in one scope.
@@ -255,13 +270,28 @@ type I18nNames struct {
 	JaJP string `json:"ja_jp,omitempty"`
 }
 
+// ChatClass is what kind of group a chat is.
+type ChatClass string
+
+// Chat classes.
+const (
+	// Internal groups are the default (DingTalk 内部群, Feishu chat_tag inner).
+	Internal ChatClass = "internal"
+	// Standard groups need an allowlisted app on DingTalk (普通群).
+	Standard ChatClass = "standard"
+)
+
 // Chat is a group chat.
 type Chat struct {
 	ID int64 `json:"-"`
 	// ChatID is the platform's public identifier of the chat.
-	ChatID   string   `json:"chat_id"`
-	Platform Platform `json:"platform"`
-	TenantID int64    `json:"-"`
+	ChatID string `json:"chat_id"`
+	// ConversationID is a second public identifier, where the platform has
+	// one (DingTalk openConversationId).
+	ConversationID string    `json:"conversation_id,omitempty"`
+	Class          ChatClass `json:"class"`
+	Platform       Platform  `json:"platform"`
+	TenantID       int64     `json:"-"`
 	// CreatorApp is the app whose bot created the chat (0 if none).
 	CreatorApp int64 `json:"-"`
 	// OwnerUser is the owning user, or 0 when the bot OwnerApp owns it.
@@ -311,6 +341,9 @@ const (
 	TenantToken TokenKind = "tenant"
 	// AppToken is a Feishu app_access_token: an app acting as itself.
 	AppToken TokenKind = "app"
+	// CorpToken is an app's token for its organisation: DingTalk's
+	// accessToken (new and legacy APIs alike).
+	CorpToken TokenKind = "corp"
 )
 
 // Token is an access token issued to an app.

@@ -56,6 +56,8 @@ type TokenRequest struct {
 	// Reuse returns the newest existing token instead of a new one while at
 	// least this much of its lifetime is left.
 	Reuse time.Duration
+	// Renew gives a reused token a whole TTL again.
+	Renew bool
 }
 
 // IssueToken checks an app's credentials and returns an access token for it.
@@ -101,9 +103,16 @@ func (s *Service) issueToken(tx Tx, r TokenRequest, write bool) (Token, error) {
 	}
 	now := s.now()
 	latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key)
-	if err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse {
+	switch {
+	case err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse && r.Renew:
+		if !write {
+			return Token{}, nil
+		}
+		latest.ExpiresAt = now.Add(r.TTL)
+		return latest, tx.ExtendToken(latest.Value, latest.ExpiresAt)
+	case err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse:
 		return latest, nil
-	} else if err != nil && ErrorCode(err) != ENotFound {
+	case err != nil && ErrorCode(err) != ENotFound:
 		return Token{}, err
 	}
 	if !write {
@@ -143,7 +152,9 @@ func (s *Service) Authenticate(ctx context.Context, value string, kinds ...Token
 	s.mu.RLock()
 	tok, ok := s.tokens[value]
 	s.mu.RUnlock()
-	if !ok {
+	// A token that looks expired may have been renewed, here or by another
+	// node: ask the store before refusing it.
+	if !ok || !tok.ExpiresAt.After(s.now()) {
 		err := s.store.View(ctx, func(tx Tx) error {
 			var err error
 			tok, err = tx.Token(value)

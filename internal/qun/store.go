@@ -72,6 +72,8 @@ type Tx interface {
 	FriendsOf(user int64) ([]int64, error)
 
 	PutToken(t Token) error
+	// ExtendToken moves a token's expiry.
+	ExtendToken(value string, expires time.Time) error
 	Token(value string) (Token, error)
 	// LatestToken returns the token of kind for the app and tenant that
 	// expires last.
@@ -82,6 +84,7 @@ type Tx interface {
 	UpdateChat(c Chat) error
 	Chat(id int64) (Chat, error)
 	ChatByChatID(chatID string) (Chat, error)
+	ChatByConversationID(id string) (Chat, error)
 	// LockChat makes the calling transaction the only writer of the chat
 	// until it ends. Rules that read members and then write must call it.
 	LockChat(id int64) error

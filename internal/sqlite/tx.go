@@ -322,6 +322,11 @@ func (tx *tx) PutToken(t qun.Token) error {
 	return fail("token", err)
 }
 
+func (tx *tx) ExtendToken(value string, expires time.Time) error {
+	res, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, ms(expires), value)
+	return affected("token", res, err)
+}
+
 func (tx *tx) Token(value string) (qun.Token, error) {
 	return tx.token(`WHERE token = ?`, value)
 }
@@ -356,9 +361,9 @@ func searchText(c *qun.Chat) string {
 func isPublic(c *qun.Chat) bool { return c.Settings.Visibility == qun.Public }
 
 func (tx *tx) CreateChat(c *qun.Chat) error {
-	res, err := tx.exec(`INSERT INTO chats (chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ChatID, c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
+	res, err := tx.exec(`INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ChatID, nullString(c.ConversationID), c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
 		isPublic(c), searchText(c), ms(c.UpdatedAt), encode(c))
 	if err != nil {
 		return fail("chat", err)
@@ -379,6 +384,10 @@ func (tx *tx) Chat(id int64) (qun.Chat, error) {
 
 func (tx *tx) ChatByChatID(chatID string) (qun.Chat, error) {
 	return tx.oneChat(`WHERE chat_id = ?`, chatID)
+}
+
+func (tx *tx) ChatByConversationID(id string) (qun.Chat, error) {
+	return tx.oneChat(`WHERE conversation_id = ?`, id)
 }
 
 // LockChat does nothing: the one writer connection serialises updates.

@@ -385,6 +385,18 @@ func testTokens(t *testing.T, s qun.Store) {
 		wantCode(t, err, qun.ENotFound)
 		return nil
 	})
+	later := now.Add(5 * time.Hour)
+	update(t, s, func(tx qun.Tx) error { return tx.ExtendToken("t-1", later) })
+	view(t, s, func(tx qun.Tx) error {
+		if got := must[qun.Token](t)(tx.Token("t-1")); !got.ExpiresAt.Equal(later) {
+			t.Errorf("after ExtendToken expires %v, want %v", got.ExpiresAt, later)
+		}
+		if got := must[qun.Token](t)(tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_a", "k")); got.Value != "t-1" {
+			t.Errorf("LatestToken after ExtendToken = %s, want t-1", got.Value)
+		}
+		return nil
+	})
+	wantCode(t, s.Update(ctx, func(tx qun.Tx) error { return tx.ExtendToken("nope", later) }), qun.ENotFound)
 }
 
 func newChat(tenant qun.Tenant, app qun.App, id, name string) qun.Chat {
@@ -401,10 +413,31 @@ func newChat(tenant qun.Tenant, app qun.App, id, name string) qun.Chat {
 func testChats(t *testing.T, s qun.Store) {
 	tenant, app, users := seed(t, s, qun.Feishu, "t1", 1)
 	c := newChat(tenant, app, "oc_1", "Alpha")
-	update(t, s, func(tx qun.Tx) error { return tx.CreateChat(&c) })
+	c.ConversationID = "cidAlpha=="
+	plain := newChat(tenant, app, "oc_plain", "No conversation ID")
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.CreateChat(&c); err != nil {
+			return err
+		}
+		return tx.CreateChat(&plain) // chats without one do not collide
+	})
 	if c.ID == 0 {
 		t.Fatal("CreateChat did not set ID")
 	}
+	wantCode(t, s.Update(ctx, func(tx qun.Tx) error {
+		dup := newChat(tenant, app, "oc_2", "Dup conversation")
+		dup.ConversationID = "cidAlpha=="
+		return tx.CreateChat(&dup)
+	}), qun.EConflict)
+	view(t, s, func(tx qun.Tx) error {
+		got := must[qun.Chat](t)(tx.ChatByConversationID("cidAlpha=="))
+		if got.ID != c.ID || got.ConversationID != "cidAlpha==" {
+			t.Errorf("ChatByConversationID = %+v", got)
+		}
+		_, err := tx.ChatByConversationID("")
+		wantCode(t, err, qun.ENotFound)
+		return nil
+	})
 	err := s.Update(ctx, func(tx qun.Tx) error {
 		dup := newChat(tenant, app, "oc_1", "Dup")
 		return tx.CreateChat(&dup)
