@@ -61,10 +61,10 @@ func WithDataDir(dir string) Option {
 	return func(c *server.Config) { c.DataDir = dir }
 }
 
-// WithoutRateLimits switches the platforms' rate limits off, for tests that
-// call faster than a real tenant may.
+// WithoutRateLimits switches the platforms' rate limits off (Feishu's 50 a
+// second, DingTalk's 20), for tests that call faster than a real tenant may.
 func WithoutRateLimits() Option {
-	return func(c *server.Config) { c.Feishu.RateLimits = nil }
+	return func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits = nil, nil }
 }
 
 // WithLogger sends the node's logs to log instead of discarding them.

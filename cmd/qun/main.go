@@ -150,7 +150,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	switch o.rateLimits {
 	case "on":
 	case "off":
-		cfg.Feishu.RateLimits = nil
+		cfg.Feishu.RateLimits, cfg.DingTalk.RateLimits = nil, nil
 	default:
 		return fmt.Errorf("--rate-limits %q: want on or off", o.rateLimits)
 	}

@@ -107,8 +107,8 @@ func TestHelpAndErrors(t *testing.T) {
 	}
 }
 
-// TestReadmeCurlSession runs the README's curl session, as written, against
-// `qun serve` (only the address changes).
+// TestReadmeCurlSession runs the README's curl sessions, as written,
+// against `qun serve` (only the address changes).
 func TestReadmeCurlSession(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
@@ -117,9 +117,9 @@ func TestReadmeCurlSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- curl-session.*?```sh\n(.*?)```\n<!-- /curl-session -->").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("no curl session in README.md")
+	sessions := regexp.MustCompile("(?s)<!-- curl-session.*?```sh\n(.*?)```\n<!-- /curl-session -->").FindAllSubmatch(readme, -1)
+	if len(sessions) < 2 {
+		t.Fatalf("%d curl sessions in README.md, want one per platform", len(sessions))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -138,10 +138,17 @@ func TestReadmeCurlSession(t *testing.T) {
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", base)
-	out, err := exec.Command("bash", "-euo", "pipefail", "-c", script).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(`"code":0,"msg":"success"`)) || !bytes.Contains(out, []byte(`"owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"`)) {
-		t.Errorf("README session: %v\n%s", err, out)
+	// Each session must end with its platform's success answer.
+	success := []*regexp.Regexp{
+		regexp.MustCompile(`"code":0,"msg":"success".*"owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"`),
+		regexp.MustCompile(`^\{"conversationTag":2,"openConversationId":"cid[^"]+","chatid":"chat[0-9a-f]{32}"\}$`),
+	}
+	for i, m := range sessions {
+		script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", base)
+		out, err := exec.Command("bash", "-euo", "pipefail", "-c", script).CombinedOutput()
+		if err != nil || i >= len(success) || !success[i].Match(bytes.TrimSpace(out)) {
+			t.Errorf("README session %d: %v\n%s", i+1, err, out)
+		}
 	}
 	cancel()
 	<-done

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qunhq/qun/internal/dingtalk"
 	"github.com/qunhq/qun/internal/feishu"
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
@@ -40,8 +41,9 @@ type Config struct {
 	Clock func() time.Time
 	// RequestTimeout bounds the work of one request.
 	RequestTimeout time.Duration
-	// Feishu configures the Feishu dialect.
-	Feishu feishu.Config
+	// Feishu and DingTalk configure the dialects.
+	Feishu   feishu.Config
+	DingTalk dingtalk.Config
 	// Logger receives the access log and errors.
 	Logger *slog.Logger
 }
@@ -53,6 +55,7 @@ func DefaultConfig() Config {
 		DataDir:        "./qun-data",
 		RequestTimeout: 30 * time.Second,
 		Feishu:         feishu.DefaultConfig(),
+		DingTalk:       dingtalk.DefaultConfig(),
 	}
 }
 
@@ -109,6 +112,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	fcfg.Logger = s.log
 	mux := http.NewServeMux()
 	mux.Handle("/open-apis/", feishu.New(s.svc, fcfg))
+	dcfg := cfg.DingTalk
+	dcfg.Logger = s.log
+	ding := dingtalk.New(s.svc, dcfg)
+	mux.Handle("/v1.0/", ding)
+	mux.Handle("/gettoken", ding)
+	mux.Handle("/chat/", ding)
 	mux.Handle("/admin/", s.adminHandler())
 	mux.Handle("/console", s.consoleHandler())
 	mux.Handle("GET /metrics", s.metrics.handler())

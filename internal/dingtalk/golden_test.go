@@ -1,0 +1,82 @@
+package dingtalk_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files")
+
+// masked replaces generated identifiers so answers compare byte for byte.
+func masked(b []byte) []byte {
+	b = regexp.MustCompile(`chat[0-9a-f]{32}`).ReplaceAll(b, []byte("chat00000000000000000000000000000000"))
+	b = regexp.MustCompile(`cid[A-Za-z0-9+/]{22}==`).ReplaceAll(b, []byte("cidAAAAAAAAAAAAAAAAAAAAAA=="))
+	return b
+}
+
+func golden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, masked(body), "", "  "); err != nil {
+		t.Fatalf("%s: %v: %s", name, err, body)
+	}
+	pretty.WriteByte('\n')
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("%s differs:\n%s", path, pretty.Bytes())
+	}
+}
+
+// TestGolden pins the wire form of the answers: the create answer to the
+// seed's example (keys in the documented order), an error, and chat/get.
+func TestGolden(t *testing.T) {
+	srv := quntest.NewServer(t)
+	tok := token(t, srv, appKey)
+	post := func(path, body string) []byte {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("x-acs-dingtalk-access-token", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	seed := `{"name":"Test Group","owner":"manager4220","ownerType":"emp","useridlist":["userId"],"conversationTag":2,"extidlist":["unionId"],"icon":"@mediaId","managementOptions":{"mentionAllAuthority":0,"showHistoryType":0,"validationType":0,"searchable":0,"chatBannedType":0,"managementType":0}}`
+	created := post("/v1.0/im/group/create", seed)
+	golden(t, "create_group_seed_example.json", created)
+	var c struct{ Chatid string }
+	json.Unmarshal(created, &c)
+
+	errBody := post("/v1.0/im/group/create", `{}`)
+	errBody = regexp.MustCompile(`"requestid":"[0-9A-F-]{36}"`).ReplaceAll(errBody, []byte(`"requestid":"01A08FE7-CD6B-79BB-8B2E-35D8768AD457"`))
+	golden(t, "create_group_parameter_invalid.json", errBody)
+
+	resp, err := http.Get(srv.URL + "/chat/get?access_token=" + tok + "&chatid=" + c.Chatid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	golden(t, "legacy_chat_get.json", b)
+}
