@@ -72,7 +72,7 @@ func (h *Handler) getChat(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := h.svc.GetChat(c.r.Context(), c.actor, c.r.PathValue("chat_id"))
+	info, err := h.svc.GetChat(c.r.Context(), c.actor, c.r.PathValue("chat_id"), false)
 	if err != nil {
 		return nil, err
 	}

@@ -210,7 +210,7 @@ func (h *Handler) managers(c *call, add bool) (any, error) {
 	if len(b.ManagerIDs) == 0 {
 		return nil, toFailure(&qun.Error{Code: qun.EInvalid, Reason: qun.ReasonNoValidMembers, Message: "manager_ids is empty"})
 	}
-	res, err := h.svc.SetManagers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), refs(kind, b.ManagerIDs), add)
+	res, err := h.svc.SetManagers(c.r.Context(), c.actor, c.r.PathValue("chat_id"), refs(kind, b.ManagerIDs), add, false)
 	if err != nil {
 		return nil, err
 	}
