@@ -1,6 +1,7 @@
 package qun
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -73,8 +74,11 @@ func TestDefaultName(t *testing.T) {
 }
 
 func TestDerivedAliasStable(t *testing.T) {
-	a := derivedAlias(OpenID, "cli_a", "tenant", "u1")
-	if a != derivedAlias(OpenID, "cli_a", "tenant", "u1") || a == derivedAlias(OpenID, "cli_b", "tenant", "u1") || len(a) != 35 || a[:3] != "ou_" {
+	a := derivedAlias(Feishu, OpenID, "cli_a", "tenant", "u1")
+	if a != derivedAlias(Feishu, OpenID, "cli_a", "tenant", "u1") || a == derivedAlias(Feishu, OpenID, "cli_b", "tenant", "u1") || len(a) != 35 || a[:3] != "ou_" {
 		t.Errorf("derivedAlias = %q", a)
+	}
+	if u := derivedAlias(DingTalk, UnionID, "corp", "corp", "u1"); len(u) < 16 || strings.ContainsAny(u, "-_=") {
+		t.Errorf("DingTalk unionId = %q", u)
 	}
 }

@@ -100,16 +100,27 @@ func loadDirectory(tx Tx, d Directory) error {
 	return nil
 }
 
-// hasScopedIDs reports whether users of p hold identifiers per app and per
-// developer (Feishu open_id and union_id).
-func hasScopedIDs(p Platform) bool { return p == Feishu }
+// scopedIDs says which per-scope identifiers users of p hold: Feishu users
+// an open_id per app and a union_id per developer, DingTalk users a unionId
+// per developer.
+func scopedIDs(p Platform) (perApp, perDeveloper IDKind) {
+	switch p {
+	case Feishu:
+		return OpenID, UnionID
+	case DingTalk:
+		return "", UnionID
+	}
+	return "", ""
+}
 
 // ensureAliases gives every user of p an identifier in every app's and
-// every developer's scope, where the platform has such identifiers.
+// every developer's scope, where the platform has such identifiers (see
+// scopedIDs).
 // Identifiers set explicitly are kept; missing ones are derived from the
 // user's tenant and user ID, so a reload yields the same ones.
 func ensureAliases(tx Tx, p Platform) error {
-	if !hasScopedIDs(p) {
+	perApp, perDeveloper := scopedIDs(p)
+	if perApp == "" && perDeveloper == "" {
 		return nil
 	}
 	apps, err := tx.Apps(p, 0)
@@ -132,12 +143,14 @@ func ensureAliases(tx Tx, p Platform) error {
 		var add []Alias
 		need := func(kind IDKind, scope string) {
 			if u.Alias(kind, scope) == "" && !slices.ContainsFunc(add, func(a Alias) bool { return a.Kind == kind && a.Scope == scope }) {
-				add = append(add, Alias{Kind: kind, Scope: scope, Value: derivedAlias(kind, scope, keys[u.TenantID], u.UserID)})
+				add = append(add, Alias{Kind: kind, Scope: scope, Value: derivedAlias(p, kind, scope, keys[u.TenantID], u.UserID)})
 			}
 		}
 		for _, a := range apps {
-			need(OpenID, a.Key)
-			need(UnionID, a.Developer)
+			if perApp != "" {
+				need(perApp, a.Key)
+			}
+			need(perDeveloper, a.Developer)
 		}
 		if len(add) > 0 {
 			if err := tx.AddAliases(u.ID, add); err != nil {

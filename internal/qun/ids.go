@@ -26,12 +26,21 @@ func derivedHex(n int, parts ...string) string {
 
 // derivedAlias returns the generated identifier of kind in scope for the
 // user userID of tenant tenantKey, in the platform's format.
-func derivedAlias(kind IDKind, scope, tenantKey, userID string) string {
-	switch kind {
-	case OpenID:
+func derivedAlias(p Platform, kind IDKind, scope, tenantKey, userID string) string {
+	switch {
+	case p == Feishu && kind == OpenID:
 		return "ou_" + derivedHex(32, "open_id", scope, tenantKey, userID)
-	case UnionID:
+	case p == Feishu && kind == UnionID:
 		return "on_" + derivedHex(32, "union_id", scope, tenantKey, userID)
+	case p == DingTalk && kind == UnionID:
+		// DingTalk unionIds are opaque letters and digits, e.g. "iiiiPbvBZHumR1xe2".
+		const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		sum := sha256.Sum256([]byte(strings.Join([]string{"union_id", scope, tenantKey, userID}, "\x00")))
+		id := make([]byte, 20)
+		for i := range id {
+			id[i] = alnum[int(sum[i])%len(alnum)]
+		}
+		return string(id) + "iE"
 	}
 	return derivedHex(32, string(kind), scope, tenantKey, userID)
 }

@@ -203,17 +203,20 @@ func (s *Server) adminCreateTenant(r *http.Request) (any, error) {
 // appInput is an app in a create or patch request; absent fields keep
 // their defaults (create) or values (patch).
 type appInput struct {
-	Platform      qun.Platform `json:"platform"`
-	Tenant        string       `json:"tenant"`
-	Key           string       `json:"key"`
-	Secret        *string      `json:"secret"`
-	Name          *string      `json:"name"`
-	Kind          *qun.AppKind `json:"kind"`
-	Developer     *string      `json:"developer"`
-	Bot           *bool        `json:"bot"`
-	Installed     *bool        `json:"installed"`
-	ExternalChats *bool        `json:"external_chats"`
-	Scopes        *[]string    `json:"scopes"`
+	Platform       qun.Platform `json:"platform"`
+	Tenant         string       `json:"tenant"`
+	Key            string       `json:"key"`
+	Secret         *string      `json:"secret"`
+	Name           *string      `json:"name"`
+	Kind           *qun.AppKind `json:"kind"`
+	Developer      *string      `json:"developer"`
+	Bot            *bool        `json:"bot"`
+	Installed      *bool        `json:"installed"`
+	ExternalChats  *bool        `json:"external_chats"`
+	Scopes         *[]string    `json:"scopes"`
+	AgentID        *string      `json:"agent_id"`
+	Visible        *[]string    `json:"visible"`
+	StandardGroups *bool        `json:"standard_groups"`
 }
 
 func (in appInput) apply(a *qun.App) {
@@ -225,19 +228,23 @@ func (in appInput) apply(a *qun.App) {
 	set(&a.Secret, in.Secret)
 	set(&a.Name, in.Name)
 	set(&a.Developer, in.Developer)
+	set(&a.AgentID, in.AgentID)
 	if in.Kind != nil {
 		a.Kind = *in.Kind
 	}
 	for _, f := range []struct {
 		dst *bool
 		v   *bool
-	}{{&a.Bot, in.Bot}, {&a.Installed, in.Installed}, {&a.ExternalChats, in.ExternalChats}} {
+	}{{&a.Bot, in.Bot}, {&a.Installed, in.Installed}, {&a.ExternalChats, in.ExternalChats}, {&a.StandardGroups, in.StandardGroups}} {
 		if f.v != nil {
 			*f.dst = *f.v
 		}
 	}
 	if in.Scopes != nil {
 		a.Scopes = *in.Scopes
+	}
+	if in.Visible != nil {
+		a.Visible = *in.Visible
 	}
 }
 
