@@ -166,3 +166,36 @@ func TestConsoleAndMetrics(t *testing.T) {
 		t.Errorf("healthz: %d %q", code, body)
 	}
 }
+
+// TestAdminDingTalk creates a DingTalk app with an agent ID, a visible range
+// and the standard-group allowlist, and an external contact, at run time.
+func TestAdminDingTalk(t *testing.T) {
+	srv := quntest.NewServer(t)
+	const corp = "ding4c0a1f36e2b8d957"
+	var app struct {
+		Key            string
+		AgentID        string   `json:"agent_id"`
+		Visible        []string `json:"visible"`
+		StandardGroups bool     `json:"standard_groups"`
+	}
+	err := srv.Admin("POST", "/admin/v1/apps", map[string]any{
+		"platform": "dingtalk", "tenant": corp, "secret": "s", "agent_id": "3009999999",
+		"visible": []string{"lisi"}, "standard_groups": true, "scopes": []string{"qyapi_chat_manage"},
+	}, &app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(app.Key, "ding") || app.AgentID != "3009999999" || len(app.Visible) != 1 || !app.StandardGroups {
+		t.Errorf("app = %+v", app)
+	}
+	var contact struct {
+		Kind    string
+		Aliases []struct{ Kind, Value string }
+	}
+	if err := srv.Admin("POST", "/admin/v1/users", map[string]any{"platform": "dingtalk", "tenant": corp, "user_id": "ext003", "kind": "external"}, &contact); err != nil {
+		t.Fatal(err)
+	}
+	if contact.Kind != "external" || len(contact.Aliases) == 0 || contact.Aliases[0].Kind != "union_id" {
+		t.Errorf("external contact = %+v", contact)
+	}
+}
