@@ -32,6 +32,7 @@ var (
 var (
 	byReason = map[qun.Reason]apiError{
 		qun.ReasonTokenInvalid:       errInvalidToken,
+		qun.ReasonTokenExpired:       errInvalidToken,
 		qun.ReasonAppMissing:         errInvalidToken,
 		qun.ReasonOwnerInvisible:     errOwnerInvisible,
 		qun.ReasonStandardNotAllowed: errPermCheck,

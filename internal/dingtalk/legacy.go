@@ -41,6 +41,7 @@ func (e legacyError) Error() string { return "dingtalk legacy " + itoa(e.code) +
 // legacyByReason maps domain reasons to legacy errcodes.
 var legacyByReason = map[qun.Reason]legacyError{
 	qun.ReasonTokenInvalid:       legacyInvalidToken,
+	qun.ReasonTokenExpired:       legacyInvalidToken,
 	qun.ReasonAppMissing:         legacyInvalidToken,
 	qun.ReasonChatNotFound:       legacyBadChatID,
 	qun.ReasonNotCreator:         legacyUnauthorized,

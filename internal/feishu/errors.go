@@ -83,6 +83,7 @@ var (
 var byReason = map[qun.Reason]apiError{
 	qun.ReasonField:                 errInvalidParam,
 	qun.ReasonTokenInvalid:          errInvalidToken,
+	qun.ReasonTokenExpired:          errInvalidToken,
 	qun.ReasonAppMissing:            errAppMissing,
 	qun.ReasonAppNotInstalled:       errAppNotInstalled,
 	qun.ReasonBotDisabled:           errBotDisabled,

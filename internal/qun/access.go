@@ -55,8 +55,9 @@ func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, er
 	}
 	a := access{chat: c, rules: rules}
 	if rules.appManages {
-		// The app is no member: it manages the chats it created.
-		if c.TenantID != actor.Tenant.ID || c.CreatorApp != app.ID {
+		// The app is no member: it manages the chats it created, but not
+		// the corp-group chats its members created from the client.
+		if c.TenantID != actor.Tenant.ID || c.CreatorApp != app.ID || c.Class == CorpGroup {
 			return access{}, Errorf(EForbidden, ReasonNotCreator, "the app manages only the chats it created")
 		}
 		if c.Status == Dissolved {

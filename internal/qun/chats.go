@@ -1,6 +1,7 @@
 package qun
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -28,6 +29,8 @@ type NewChat struct {
 	Bots  []Ref
 	// Contacts are external contacts of the actor's tenant to invite.
 	Contacts []Ref
+	// ChatID is the caller's choice of chat ID; "" generates one.
+	ChatID string
 	// BotManager makes the acting bot a manager when a user owns the chat.
 	BotManager bool
 	// Dedupe is the client's request key: within the platform's window, the
@@ -213,7 +216,7 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		class = Internal
 	}
 	chat := Chat{
-		ChatID:      rules.newChatID(),
+		ChatID:      cmp.Or(in.ChatID, rules.newChatID()),
 		Class:       class,
 		Platform:    app.Platform,
 		TenantID:    tenant.ID,
@@ -259,7 +262,9 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		}
 	}
 
-	if err := tx.CreateChat(&chat); err != nil {
+	if err := tx.CreateChat(&chat); ErrorCode(err) == EConflict && in.ChatID != "" {
+		return ChatView{}, &Error{Code: EConflict, Reason: ReasonChatIDTaken, Field: "chatid", IDs: []string{in.ChatID}, Message: "the chat ID is in use"}
+	} else if err != nil {
 		return ChatView{}, err
 	}
 	members := make([]Member, 0, len(users)+len(bots)+2)

@@ -12,6 +12,7 @@ import (
 type Directory struct {
 	Tenants     []TenantDirectory
 	Friendships []Friendship
+	Links       []Link
 }
 
 // TenantDirectory is one tenant with its apps and users.
@@ -97,18 +98,59 @@ func loadDirectory(tx Tx, d Directory) error {
 			return err
 		}
 	}
+	for _, l := range d.Links {
+		if err := putLink(tx, &l); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// scopedIDs says which per-scope identifiers users of p hold: Feishu users
-// an open_id per app and a union_id per developer, DingTalk users a unionId
-// per developer.
-func scopedIDs(p Platform) (perApp, perDeveloper IDKind) {
-	switch p {
-	case Feishu:
+// putLink checks a link's corporations exist and stores it.
+func putLink(tx Tx, l *Link) error {
+	if l.Kind != Interconnect && l.Kind != Chain {
+		return Invalid(ReasonField, "kind", fmt.Sprintf("link %s: kind %q: want interconnect or chain", l.Key, l.Kind))
+	}
+	if len(l.Upstream)+len(l.Downstream) < 2 {
+		return Invalid(ReasonField, "corps", fmt.Sprintf("link %s needs at least two corporations", l.Key))
+	}
+	for _, key := range append(slices.Clone(l.Upstream), l.Downstream...) {
+		if _, err := tx.TenantByKey(l.Platform, key); err != nil {
+			return fmt.Errorf("link %s: corporation %s: %w", l.Key, key, err)
+		}
+	}
+	return tx.PutLink(l)
+}
+
+// PutLink creates or replaces a link between corporations.
+func (s *Service) PutLink(ctx context.Context, l Link) (Link, error) {
+	err := s.store.Update(ctx, func(tx Tx) error { return putLink(tx, &l) })
+	return l, err
+}
+
+// Links lists the links of p ("" for all).
+func (s *Service) Links(ctx context.Context, p Platform) ([]Link, error) {
+	var out []Link
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.Links(p)
+		return err
+	})
+	return out, err
+}
+
+// scopedIDs says which per-scope identifiers users hold because of an app:
+// Feishu users an open_id per app and a union_id per developer, DingTalk
+// users a unionId per developer, WeCom users an open_userid per
+// third-party provider.
+func scopedIDs(a App) (perApp, perDeveloper IDKind) {
+	switch {
+	case a.Platform == Feishu:
 		return OpenID, UnionID
-	case DingTalk:
+	case a.Platform == DingTalk:
 		return "", UnionID
+	case a.Platform == WeCom && a.Kind == ThirdParty:
+		return "", OpenUserID
 	}
 	return "", ""
 }
@@ -119,13 +161,16 @@ func scopedIDs(p Platform) (perApp, perDeveloper IDKind) {
 // Identifiers set explicitly are kept; missing ones are derived from the
 // user's tenant and user ID, so a reload yields the same ones.
 func ensureAliases(tx Tx, p Platform) error {
-	perApp, perDeveloper := scopedIDs(p)
-	if perApp == "" && perDeveloper == "" {
-		return nil
-	}
 	apps, err := tx.Apps(p, 0)
 	if err != nil {
 		return err
+	}
+	apps = slices.DeleteFunc(apps, func(a App) bool {
+		perApp, perDeveloper := scopedIDs(a)
+		return perApp == "" && perDeveloper == ""
+	})
+	if len(apps) == 0 {
+		return nil
 	}
 	users, err := tx.Users(p, 0)
 	if err != nil {
@@ -147,10 +192,13 @@ func ensureAliases(tx Tx, p Platform) error {
 			}
 		}
 		for _, a := range apps {
+			perApp, perDeveloper := scopedIDs(a)
 			if perApp != "" {
 				need(perApp, a.Key)
 			}
-			need(perDeveloper, a.Developer)
+			if perDeveloper != "" {
+				need(perDeveloper, a.Developer)
+			}
 		}
 		if len(add) > 0 {
 			if err := tx.AddAliases(u.ID, add); err != nil {
@@ -244,6 +292,18 @@ func validateUser(u *User) error {
 	case Active, Resigned:
 	default:
 		return Invalid(ReasonField, "status", fmt.Sprintf("user %s: unknown status %q (want active or resigned)", u.UserID, u.Status))
+	}
+	switch {
+	case u.Kind == MemberUser && u.Contact != "":
+		return Invalid(ReasonField, "contact", fmt.Sprintf("user %s: only external contacts have a contact type", u.UserID))
+	case u.Kind == ExternalUser && u.Contact == "":
+		// WeCom's own convention: wo… IDs are WeCom users, others WeChat.
+		u.Contact = WeChatContact
+		if strings.HasPrefix(u.UserID, "wo") {
+			u.Contact = WeComContact
+		}
+	case u.Contact != "" && u.Contact != WeChatContact && u.Contact != WeComContact:
+		return Invalid(ReasonField, "contact", fmt.Sprintf("user %s: unknown contact type %q (want wechat or wecom)", u.UserID, u.Contact))
 	}
 	if u.Name == "" {
 		u.Name = u.UserID

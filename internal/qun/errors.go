@@ -28,7 +28,8 @@ type Reason string
 // Reasons. Directory and authentication:
 const (
 	ReasonBadCredentials  Reason = "bad_credentials"   // unknown app or wrong secret
-	ReasonTokenInvalid    Reason = "token_invalid"     // unknown or expired token
+	ReasonTokenInvalid    Reason = "token_invalid"     // unknown token, or a token of the wrong kind
+	ReasonTokenExpired    Reason = "token_expired"     // expired token
 	ReasonAppMissing      Reason = "app_missing"       // the acting app no longer exists
 	ReasonAppNotInstalled Reason = "app_not_installed" // not installed or disabled in the tenant
 	ReasonBotDisabled     Reason = "bot_disabled"      // the acting app has no bot ability
@@ -82,6 +83,12 @@ const (
 	ReasonExternalInInternal    Reason = "external_in_internal"    // other tenants' users in an internal chat
 	ReasonNoValidMembers        Reason = "no_valid_members"        // an ID list with nobody usable
 	ReasonNotMember             Reason = "not_member"              // IDs of users who are not members of the chat
+	ReasonChatIDTaken           Reason = "chat_id_taken"           // a caller-chosen chat ID is in use
+	ReasonNoSession             Reason = "no_session"              // the member has no unexpired login session
+	ReasonCodeInvalid           Reason = "code_invalid"            // an unknown, used or expired login code
+	ReasonNotVisible            Reason = "not_visible"             // the member is outside the app's visible range
+	ReasonCorpGroupDisabled     Reason = "corp_group_disabled"     // corp-group chats are off or the tenant has no links
+	ReasonTooManyWithWeChat     Reason = "too_many_with_wechat"    // over the member limit of chats with WeChat contacts
 )
 
 // Error is a domain error: a class, the rule that produced it, a message for

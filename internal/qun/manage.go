@@ -129,9 +129,12 @@ type ChatChange struct {
 	Settings func(*Settings)
 	// Owner transfers the chat to another member.
 	Owner *Ref
-	// Add and Remove change the members in the same transaction. Every ID
-	// of Add must be usable; removing the owner fails.
-	Add, Remove []Ref
+	// Add and Remove change the members in the same transaction, in this
+	// order: Add, the owner transfer, Remove. Every ID of Add must be
+	// usable; removing the owner fails. IDs of Remove that name no member
+	// are skipped unless StrictRemove is set.
+	Add, Remove  []Ref
+	StrictRemove bool
 }
 
 // UpdateChat changes a chat. Owners, managers and the creator (with the
@@ -181,14 +184,20 @@ func (s *Service) UpdateChat(ctx context.Context, actor Actor, chatID string, ch
 				return err
 			}
 		}
-		if len(ch.Remove) > 0 {
-			if _, err := s.removeMembersTx(tx, actor, a, ch.Remove); err != nil {
-				return err
-			}
-		}
+		// The new owner may be one of the added members, and the old owner
+		// one of the removed.
 		if ch.Owner != nil {
 			if err := transfer(tx, actor, &c, *ch.Owner); err != nil {
 				return err
+			}
+		}
+		if len(ch.Remove) > 0 {
+			invalid, err := s.removeMembersTx(tx, actor, a, ch.Remove)
+			if err != nil {
+				return err
+			}
+			if ch.StrictRemove && len(invalid) > 0 {
+				return &Error{Code: EInvalid, Reason: ReasonNotMember, IDs: invalid, Message: "these IDs name no member of the chat"}
 			}
 		}
 		c.UpdatedAt = s.now()

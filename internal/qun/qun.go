@@ -53,6 +53,9 @@ type Policy struct {
 	// BlockedWords fail content review when they appear in a chat's name or
 	// description.
 	BlockedWords []string `json:"blocked_words,omitempty"`
+	// CorpGroupChat lets members create chats with linked corporations
+	// (WeCom's 互联群 switch).
+	CorpGroupChat bool `json:"corp_group_chat,omitempty"`
 }
 
 // AppKind tells how an app is distributed.
@@ -144,7 +147,19 @@ type User struct {
 	Status UserStatus `json:"status"`
 	// Aliases are the user's other identifiers, each valid in one scope.
 	Aliases []Alias `json:"aliases,omitempty"`
+	// Contact says how an external contact is reached: a WeChat user or a
+	// user of another WeCom corporation.
+	Contact ContactType `json:"contact,omitempty"`
 }
+
+// ContactType is how an external contact is reached.
+type ContactType string
+
+// Contact types.
+const (
+	WeChatContact ContactType = "wechat" // a WeChat user (WeCom external_userid wm…)
+	WeComContact  ContactType = "wecom"  // a WeCom user of another corporation (wo…)
+)
 
 // Alias returns the user's identifier of kind in scope, or "".
 func (u User) Alias(kind IDKind, scope string) string {
@@ -168,6 +183,8 @@ const (
 	UserID     IDKind = "user_id"
 	ExternalID IDKind = "external_id"
 	AppID      IDKind = "app_id"
+	// OpenUserID is WeCom's open_userid: one per third-party provider.
+	OpenUserID IDKind = "open_userid"
 )
 
 // Alias is one identifier of a user, valid in one scope.
@@ -279,6 +296,8 @@ const (
 	Internal ChatClass = "internal"
 	// Standard groups need an allowlisted app on DingTalk (普通群).
 	Standard ChatClass = "standard"
+	// CorpGroup chats join members of linked corporations (WeCom 互联群).
+	CorpGroup ChatClass = "corp_group"
 )
 
 // Chat is a group chat.
@@ -342,19 +361,79 @@ const (
 	// AppToken is a Feishu app_access_token: an app acting as itself.
 	AppToken TokenKind = "app"
 	// CorpToken is an app's token for its organisation: DingTalk's
-	// accessToken (new and legacy APIs alike).
+	// accessToken (new and legacy APIs alike), WeCom's access_token.
 	CorpToken TokenKind = "corp"
+	// SuiteToken is a WeCom third-party suite_access_token.
+	SuiteToken TokenKind = "suite"
+	// LoginCode is a single-use code a client's login hands a member (WeCom
+	// wx.qy.login).
+	LoginCode TokenKind = "login_code"
+	// Session is a member's login session in an app; its value is the
+	// session_key.
+	Session TokenKind = "session"
+	// CorpTicket and AgentTicket are WeCom JS-SDK tickets, for config and
+	// agentConfig signatures.
+	CorpTicket  TokenKind = "jsapi_ticket"
+	AgentTicket TokenKind = "agent_ticket"
 )
 
-// Token is an access token issued to an app.
+// Token is an access token, ticket, code or session issued to an app (and,
+// for codes and sessions, to one of its tenant's members).
 type Token struct {
 	Value     string
 	Kind      TokenKind
 	Platform  Platform
 	AppKey    string
 	TenantKey string
+	// UserID is the member a code or session belongs to ("" otherwise).
+	UserID    string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+}
+
+// LinkKind is how corporations are linked.
+type LinkKind string
+
+// Link kinds.
+const (
+	// Interconnect is WeCom 企业互联: every corporation sees every other.
+	Interconnect LinkKind = "interconnect"
+	// Chain is WeCom 上下游: upstream corporations and their downstream
+	// ones; downstream ones see each other only when the chain allows.
+	Chain LinkKind = "chain"
+)
+
+// Link ties corporations together so their members may share chats.
+type Link struct {
+	ID       int64    `json:"-"`
+	Platform Platform `json:"platform"`
+	Key      string   `json:"key"`
+	Name     string   `json:"name"`
+	Kind     LinkKind `json:"kind"`
+	// MutualVisible lets downstream corporations of a chain see each other
+	// (WeCom's "允许外部单位之间互相查看").
+	MutualVisible bool `json:"mutual_visible"`
+	// Upstream and Downstream list tenant keys; an interconnect lists all
+	// its corporations as Upstream.
+	Upstream   []string `json:"upstream"`
+	Downstream []string `json:"downstream,omitempty"`
+}
+
+// Has reports whether the link includes the tenant key.
+func (l Link) Has(key string) bool {
+	return slices.Contains(l.Upstream, key) || slices.Contains(l.Downstream, key)
+}
+
+// Sees reports whether members of tenant a may be put in a chat with
+// members of tenant b through this link.
+func (l Link) Sees(a, b string) bool {
+	if !l.Has(a) || !l.Has(b) {
+		return false
+	}
+	if l.Kind != Chain || slices.Contains(l.Upstream, a) || slices.Contains(l.Upstream, b) {
+		return true
+	}
+	return l.MutualVisible // both downstream
 }
 
 // Dedupe is the claim of a client-chosen request key on the chat a request

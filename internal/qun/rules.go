@@ -60,7 +60,17 @@ var rulesOf = map[Platform]chatRules{
 			return "cid" + base64.StdEncoding.EncodeToString(b)
 		},
 	},
+	WeCom: {
+		appManages:  true,
+		maxMembers:  2000,
+		avatar:      func(s string) bool { return utf8.RuneCountInString(s) <= 512 },
+		newChatID:   func() string { return "wr" + randomAlnum(28) },
+		maxManagers: 0,
+	},
 }
+
+// maxWithWeChat is how many members a WeCom chat with WeChat contacts holds.
+const maxWithWeChat = 40
 
 // imageKey is what a Feishu avatar image key may contain.
 var imageKey = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,200}$`)

@@ -49,8 +49,11 @@ type Actor struct {
 type TokenRequest struct {
 	Kind     TokenKind
 	Platform Platform
-	AppKey   string
-	Secret   string
+	// AppKey names the app; with TenantKey set and AppKey empty, the app of
+	// that tenant whose secret is Secret (WeCom's corpid + corpsecret).
+	AppKey    string
+	TenantKey string
+	Secret    string
 	// TTL is the lifetime of a new token.
 	TTL time.Duration
 	// Reuse returns the newest existing token instead of a new one while at
@@ -88,21 +91,16 @@ func (s *Service) IssueToken(ctx context.Context, r TokenRequest) (Token, error)
 // issueToken checks the credentials and returns the reusable token; when
 // there is none it issues one if write is set, else returns a zero Token.
 func (s *Service) issueToken(tx Tx, r TokenRequest, write bool) (Token, error) {
-	app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
-	if ErrorCode(err) == ENotFound {
-		return Token{}, Invalid(ReasonBadCredentials, "app_id", "no app with this id")
-	} else if err != nil {
+	app, err := credentials(tx, r)
+	if err != nil {
 		return Token{}, err
-	}
-	if app.Secret != r.Secret {
-		return Token{}, Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
 	}
 	t, err := tx.Tenant(app.TenantID)
 	if err != nil {
 		return Token{}, err
 	}
 	now := s.now()
-	latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key)
+	latest, err := tx.LatestToken(r.Kind, r.Platform, app.Key, t.Key, "")
 	switch {
 	case err == nil && latest.ExpiresAt.Sub(now) >= r.Reuse && r.Renew:
 		if !write {
@@ -128,6 +126,40 @@ func (s *Service) issueToken(tx Tx, r TokenRequest, write bool) (Token, error) {
 		ExpiresAt: now.Add(r.TTL),
 	}
 	return tok, tx.PutToken(tok)
+}
+
+// credentials finds the app a token request names and checks its secret.
+// An unknown app is ReasonBadCredentials with Field "app_id" (or "tenant"
+// for an unknown tenant), a wrong secret the same with Field "app_secret".
+func credentials(tx Tx, r TokenRequest) (App, error) {
+	if r.TenantKey != "" && r.AppKey == "" {
+		t, err := tx.TenantByKey(r.Platform, r.TenantKey)
+		if ErrorCode(err) == ENotFound {
+			return App{}, Invalid(ReasonBadCredentials, "tenant", "no tenant with this key")
+		} else if err != nil {
+			return App{}, err
+		}
+		apps, err := tx.Apps(r.Platform, t.ID)
+		if err != nil {
+			return App{}, err
+		}
+		for _, a := range apps {
+			if a.Secret == r.Secret && r.Secret != "" {
+				return a, nil
+			}
+		}
+		return App{}, Invalid(ReasonBadCredentials, "app_secret", "no app of the tenant has this secret")
+	}
+	app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
+	if ErrorCode(err) == ENotFound {
+		return App{}, Invalid(ReasonBadCredentials, "app_id", "no app with this id")
+	} else if err != nil {
+		return App{}, err
+	}
+	if app.Secret != r.Secret {
+		return App{}, Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
+	}
+	return app, nil
 }
 
 func (s *Service) cacheToken(t Token) {
@@ -168,7 +200,7 @@ func (s *Service) Authenticate(ctx context.Context, value string, kinds ...Token
 		s.cacheToken(tok)
 	}
 	if !tok.ExpiresAt.After(s.now()) {
-		return Actor{}, Errorf(EUnavailable, ReasonTokenInvalid, "access token expired")
+		return Actor{}, Errorf(EUnavailable, ReasonTokenExpired, "access token expired")
 	}
 	kindOK := len(kinds) == 0
 	for _, k := range kinds {

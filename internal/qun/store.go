@@ -75,9 +75,17 @@ type Tx interface {
 	// ExtendToken moves a token's expiry.
 	ExtendToken(value string, expires time.Time) error
 	Token(value string) (Token, error)
-	// LatestToken returns the token of kind for the app and tenant that
-	// expires last.
-	LatestToken(kind TokenKind, p Platform, appKey, tenantKey string) (Token, error)
+	// ConsumeToken deletes a token and returns it: of concurrent consumers,
+	// one gets it and the others ENotFound.
+	ConsumeToken(value string) (Token, error)
+	// LatestToken returns the token of kind for the app, tenant and user
+	// ("" for tokens of no user) that expires last.
+	LatestToken(kind TokenKind, p Platform, appKey, tenantKey, userID string) (Token, error)
+
+	// PutLink inserts or replaces the link with l's platform and key.
+	PutLink(l *Link) error
+	// Links lists the links of p, oldest first.
+	Links(p Platform) ([]Link, error)
 
 	// CreateChat inserts c and sets its ID; ChatID must be unique.
 	CreateChat(c *Chat) error
@@ -113,8 +121,8 @@ type Tx interface {
 	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error
-	// Reset deletes the directory, chats and dedupe records; tokens and
-	// meta settings survive.
+	// Reset deletes the directory, links, chats and dedupe records; tokens
+	// and meta settings survive.
 	Reset() error
 }
 

@@ -317,9 +317,20 @@ func (tx *tx) FriendsOf(user int64) ([]int64, error) {
 // Tokens.
 
 func (tx *tx) PutToken(t qun.Token) error {
-	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, ms(t.IssuedAt), ms(t.ExpiresAt))
+	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, ms(t.IssuedAt), ms(t.ExpiresAt))
 	return fail("token", err)
+}
+
+func (tx *tx) ConsumeToken(value string) (qun.Token, error) {
+	t, err := tx.Token(value)
+	if err != nil {
+		return qun.Token{}, err
+	}
+	// One writer: the read and the delete cannot interleave with another
+	// consumer's.
+	res, err := tx.exec(`DELETE FROM tokens WHERE token = ?`, value)
+	return t, affected("token", res, err)
 }
 
 func (tx *tx) ExtendToken(value string, expires time.Time) error {
@@ -331,8 +342,8 @@ func (tx *tx) Token(value string) (qun.Token, error) {
 	return tx.token(`WHERE token = ?`, value)
 }
 
-func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey string) (qun.Token, error) {
-	return tx.token(`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey)
+func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey, userID string) (qun.Token, error) {
+	return tx.token(`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? AND user_id = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey, userID)
 }
 
 func (tx *tx) token(where string, args ...any) (qun.Token, error) {
@@ -340,8 +351,8 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 		t               qun.Token
 		issued, expires int64
 	)
-	err := tx.scanRow(`SELECT token, kind, platform, app_key, tenant_key, issued_at, expires_at FROM tokens `+where, args,
-		&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &issued, &expires)
+	err := tx.scanRow(`SELECT token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at FROM tokens `+where, args,
+		&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &t.UserID, &issued, &expires)
 	if err != nil {
 		return qun.Token{}, fail("token", err)
 	}
@@ -592,6 +603,42 @@ func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 	return holder, fail("dedupe", err)
 }
 
+// Links.
+
+func (tx *tx) PutLink(l *qun.Link) error {
+	_, err := tx.exec(`INSERT INTO links (platform, key, data) VALUES (?, ?, ?) ON CONFLICT (platform, key) DO UPDATE SET data = excluded.data`,
+		l.Platform, l.Key, encode(l))
+	if err != nil {
+		return fail("link", err)
+	}
+	return tx.scanRow(`SELECT id FROM links WHERE platform = ? AND key = ?`, []any{l.Platform, l.Key}, &l.ID)
+}
+
+func (tx *tx) Links(p qun.Platform) ([]qun.Link, error) {
+	rows, err := tx.query(`SELECT id, platform, key, data FROM links WHERE ? IN ('', platform) ORDER BY id`, p)
+	if err != nil {
+		return nil, fail("links", err)
+	}
+	defer rows.Close()
+	var out []qun.Link
+	for rows.Next() {
+		var (
+			l    qun.Link
+			data string
+		)
+		if err := rows.Scan(&l.ID, &l.Platform, &l.Key, &data); err != nil {
+			return nil, fail("links", err)
+		}
+		id, p, key := l.ID, l.Platform, l.Key
+		if err := decode(data, &l); err != nil {
+			return nil, err
+		}
+		l.ID, l.Platform, l.Key = id, p, key
+		out = append(out, l)
+	}
+	return out, fail("links", rows.Err())
+}
+
 // Meta and reset.
 
 func (tx *tx) Meta(key string) (string, error) {
@@ -609,7 +656,7 @@ func (tx *tx) SetMeta(key, value string) error {
 }
 
 func (tx *tx) Reset() error {
-	for _, table := range []string{"dedupe", "members", "chats", "friendships", "aliases", "users", "apps", "tenants"} {
+	for _, table := range []string{"dedupe", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
 		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return fail("reset "+table, err)
 		}

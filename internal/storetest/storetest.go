@@ -30,6 +30,9 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Aliases", testAliases},
 		{"Friendships", testFriendships},
 		{"Tokens", testTokens},
+		{"UserTokens", testUserTokens},
+		{"ConsumeTokenConcurrent", testConsumeConcurrent},
+		{"Links", testLinks},
 		{"Chats", testChats},
 		{"ChatFilter", testChatFilter},
 		{"Members", testMembers},
@@ -375,11 +378,11 @@ func testTokens(t *testing.T, s qun.Store) {
 		if got != t1 {
 			t.Errorf("Token = %+v, want %+v", got, t1)
 		}
-		got = must[qun.Token](t)(tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_a", "k"))
+		got = must[qun.Token](t)(tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_a", "k", ""))
 		if got.Value != "t-2" {
 			t.Errorf("LatestToken = %s, want t-2", got.Value)
 		}
-		_, err := tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_b", "k")
+		_, err := tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_b", "k", "")
 		wantCode(t, err, qun.ENotFound)
 		_, err = tx.Token("nope")
 		wantCode(t, err, qun.ENotFound)
@@ -391,12 +394,144 @@ func testTokens(t *testing.T, s qun.Store) {
 		if got := must[qun.Token](t)(tx.Token("t-1")); !got.ExpiresAt.Equal(later) {
 			t.Errorf("after ExtendToken expires %v, want %v", got.ExpiresAt, later)
 		}
-		if got := must[qun.Token](t)(tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_a", "k")); got.Value != "t-1" {
+		if got := must[qun.Token](t)(tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_a", "k", "")); got.Value != "t-1" {
 			t.Errorf("LatestToken after ExtendToken = %s, want t-1", got.Value)
 		}
 		return nil
 	})
 	wantCode(t, s.Update(ctx, func(tx qun.Tx) error { return tx.ExtendToken("nope", later) }), qun.ENotFound)
+}
+
+func testUserTokens(t *testing.T, s qun.Store) {
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	base := qun.Token{Kind: qun.Session, Platform: qun.WeCom, AppKey: "1000002", TenantKey: "ww1", IssuedAt: now}
+	mk := func(value, user string, exp time.Duration) qun.Token {
+		tok := base
+		tok.Value, tok.UserID, tok.ExpiresAt = value, user, now.Add(exp)
+		return tok
+	}
+	toks := []qun.Token{mk("s-a1", "a", time.Hour), mk("s-a2", "a", 2*time.Hour), mk("s-b1", "b", 3*time.Hour), mk("s-app", "", 4*time.Hour)}
+	update(t, s, func(tx qun.Tx) error {
+		for _, tok := range toks {
+			if err := tx.PutToken(tok); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx qun.Tx) error {
+		for user, want := range map[string]string{"a": "s-a2", "b": "s-b1", "": "s-app"} {
+			got := must[qun.Token](t)(tx.LatestToken(qun.Session, qun.WeCom, "1000002", "ww1", user))
+			if got.Value != want || got.UserID != user {
+				t.Errorf("LatestToken(user %q) = %s of %q, want %s", user, got.Value, got.UserID, want)
+			}
+		}
+		_, err := tx.LatestToken(qun.Session, qun.WeCom, "1000002", "ww1", "c")
+		wantCode(t, err, qun.ENotFound)
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error {
+		got, err := tx.ConsumeToken("s-a1")
+		if err != nil {
+			return err
+		}
+		if got != toks[0] {
+			t.Errorf("ConsumeToken = %+v, want %+v", got, toks[0])
+		}
+		_, err = tx.ConsumeToken("s-a1")
+		wantCode(t, err, qun.ENotFound)
+		return nil
+	})
+	view(t, s, func(tx qun.Tx) error {
+		_, err := tx.Token("s-a1")
+		wantCode(t, err, qun.ENotFound)
+		return nil
+	})
+}
+
+// testConsumeConcurrent: of many transactions consuming one token, exactly
+// one gets it.
+func testConsumeConcurrent(t *testing.T, s qun.Store) {
+	now := time.Now()
+	code := qun.Token{Value: "code-1", Kind: qun.LoginCode, Platform: qun.WeCom, AppKey: "1000002", TenantKey: "ww1", UserID: "a", IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
+	update(t, s, func(tx qun.Tx) error { return tx.PutToken(code) })
+	const n = 16
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		won  int
+		errs []error
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx qun.Tx) error {
+				_, err := tx.ConsumeToken(code.Value)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case qun.ErrorCode(err) != qun.ENotFound:
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 || len(errs) > 0 {
+		t.Errorf("%d consumers got the token (want 1); unexpected errors: %v", won, errs)
+	}
+}
+
+func testLinks(t *testing.T, s qun.Store) {
+	chain := qun.Link{Platform: qun.WeCom, Key: "chain-1", Name: "Supply", Kind: qun.Chain, Upstream: []string{"ww1"}, Downstream: []string{"ww2", "ww3"}}
+	inter := qun.Link{Platform: qun.WeCom, Key: "inter-1", Kind: qun.Interconnect, Upstream: []string{"ww1", "ww4"}}
+	other := qun.Link{Platform: qun.Feishu, Key: "x", Kind: qun.Interconnect, Upstream: []string{"a", "b"}}
+	update(t, s, func(tx qun.Tx) error {
+		for _, l := range []*qun.Link{&chain, &inter, &other} {
+			if err := tx.PutLink(l); err != nil {
+				return err
+			}
+			if l.ID == 0 {
+				t.Errorf("PutLink(%s) left ID 0", l.Key)
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx qun.Tx) error {
+		got := must[[]qun.Link](t)(tx.Links(qun.WeCom))
+		if !equalJSON(got, []qun.Link{chain, inter}) || got[0].ID != chain.ID {
+			t.Errorf("Links(wecom) = %+v, want %+v", got, []qun.Link{chain, inter})
+		}
+		if n := len(must[[]qun.Link](t)(tx.Links(""))); n != 3 {
+			t.Errorf("Links(\"\") = %d links, want 3", n)
+		}
+		return nil
+	})
+	// Putting a link again replaces it and keeps its ID.
+	changed := chain
+	changed.MutualVisible, changed.Downstream = true, []string{"ww2"}
+	update(t, s, func(tx qun.Tx) error { return tx.PutLink(&changed) })
+	if changed.ID != chain.ID {
+		t.Errorf("replaced link ID %d, want %d", changed.ID, chain.ID)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[[]qun.Link](t)(tx.Links(qun.WeCom))
+		if len(got) != 2 || !got[0].MutualVisible || len(got[0].Downstream) != 1 {
+			t.Errorf("after replacing: %+v", got)
+		}
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error { return tx.Reset() })
+	view(t, s, func(tx qun.Tx) error {
+		if n := len(must[[]qun.Link](t)(tx.Links(""))); n != 0 {
+			t.Errorf("%d links after Reset", n)
+		}
+		return nil
+	})
 }
 
 func newChat(tenant qun.Tenant, app qun.App, id, name string) qun.Chat {
