@@ -213,9 +213,14 @@ func initiatorRef(refs []Ref, u User) Ref {
 
 // distinct returns xs without repeats and without drop, in first-seen order.
 func distinct[T comparable](xs []T, drop ...T) []T {
+	seen := make(map[T]bool, len(xs)+len(drop))
+	for _, d := range drop {
+		seen[d] = true
+	}
 	var out []T
 	for _, x := range xs {
-		if !slices.Contains(drop, x) && !slices.Contains(out, x) {
+		if !seen[x] {
+			seen[x] = true
 			out = append(out, x)
 		}
 	}
