@@ -46,9 +46,9 @@ type SessionResult struct {
 
 // ExchangeCode consumes a login code for the actor's app and opens a
 // session of ttl for its member. A code is good once, for ttl of its own,
-// and only for the app it was issued for (by key: a third-party suite
-// installed in several corporations shares one); anything else is
-// ReasonCodeInvalid.
+// and only for the app it was issued for (a self-built app of the same
+// corporation; a third-party suite in any corporation that installed it);
+// anything else is ReasonCodeInvalid.
 func (s *Service) ExchangeCode(ctx context.Context, actor Actor, code string, ttl time.Duration) (SessionResult, error) {
 	var out SessionResult
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -62,6 +62,8 @@ func (s *Service) ExchangeCode(ctx context.Context, actor Actor, code string, tt
 			return err
 		case c.Kind != LoginCode || c.Platform != actor.App.Platform || c.AppKey != actor.App.Key || !c.ExpiresAt.After(now):
 			return invalid
+		case actor.App.Kind != ThirdParty && c.TenantKey != actor.Tenant.Key:
+			return invalid // the same agentid of another corporation
 		}
 		if out.Tenant, err = tx.TenantByKey(c.Platform, c.TenantKey); err != nil {
 			return err

@@ -128,6 +128,28 @@ func (s *Service) PutLink(ctx context.Context, l Link) (Link, error) {
 	return l, err
 }
 
+// UpdateLink applies change to the link of p with key key, in one
+// transaction; the platform and key stay as they are.
+func (s *Service) UpdateLink(ctx context.Context, p Platform, key string, change func(*Link)) (Link, error) {
+	var out Link
+	err := s.store.Update(ctx, func(tx Tx) error {
+		links, err := tx.Links(p)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if l.Key == key {
+				change(&l)
+				l.Platform, l.Key = p, key
+				out = l
+				return putLink(tx, &out)
+			}
+		}
+		return Errorf(ENotFound, "", "no link %s of %s", key, p)
+	})
+	return out, err
+}
+
 // Links lists the links of p ("" for all).
 func (s *Service) Links(ctx context.Context, p Platform) ([]Link, error) {
 	var out []Link
@@ -322,6 +344,26 @@ func (s *Service) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	return t, err
 }
 
+// UpdateTenant applies change to the tenant of platform p with key key.
+// The platform and key stay as they are.
+func (s *Service) UpdateTenant(ctx context.Context, p Platform, key string, change func(*Tenant)) (Tenant, error) {
+	var t Tenant
+	err := s.store.Update(ctx, func(tx Tx) error {
+		old, err := tx.TenantByKey(p, key)
+		if err != nil {
+			return err
+		}
+		t = old
+		change(&t)
+		t.ID, t.Platform, t.Key = old.ID, old.Platform, old.Key
+		if err := validateTenant(&t); err != nil {
+			return err
+		}
+		return tx.UpdateTenant(t)
+	})
+	return t, err
+}
+
 // CreateApp adds an app to the tenant of platform p with key tenantKey; an
 // empty app key is generated. Every user of the platform gets an identifier
 // in the new app's scope.
@@ -344,9 +386,9 @@ func (s *Service) CreateApp(ctx context.Context, p Platform, tenantKey string, a
 }
 
 // DeleteApp removes an app. Its tokens stop working (ReasonAppMissing).
-func (s *Service) DeleteApp(ctx context.Context, p Platform, appKey string) error {
+func (s *Service) DeleteApp(ctx context.Context, p Platform, tenantID int64, appKey string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		a, err := tx.AppByKey(p, 0, appKey)
+		a, err := tx.AppByKey(p, tenantID, appKey)
 		if err != nil {
 			return err
 		}
@@ -354,10 +396,11 @@ func (s *Service) DeleteApp(ctx context.Context, p Platform, appKey string) erro
 	})
 }
 
-// UpdateApp changes an existing app (found by platform and key) to a.
+// UpdateApp changes an existing app (found by platform, key and, when set,
+// tenant ID) to a.
 func (s *Service) UpdateApp(ctx context.Context, a App) (App, error) {
 	err := s.store.Update(ctx, func(tx Tx) error {
-		old, err := tx.AppByKey(a.Platform, 0, a.Key)
+		old, err := tx.AppByKey(a.Platform, a.TenantID, a.Key)
 		if err != nil {
 			return err
 		}

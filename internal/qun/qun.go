@@ -55,7 +55,7 @@ type Policy struct {
 	BlockedWords []string `json:"blocked_words,omitempty"`
 	// CorpGroupChat lets members create chats with linked corporations
 	// (WeCom's 互联群 switch).
-	CorpGroupChat bool `json:"corp_group_chat,omitempty"`
+	CorpGroupChat bool `json:"corp_group_chat"`
 }
 
 // AppKind tells how an app is distributed.

@@ -50,6 +50,7 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/directory", s.adminDirectory)
 	route("GET /admin/v1/tenants", s.adminTenants)
 	route("POST /admin/v1/tenants", s.adminCreateTenant)
+	route("PATCH /admin/v1/tenants/{platform}/{key}", s.adminPatchTenant)
 	route("GET /admin/v1/apps", s.adminApps)
 	route("POST /admin/v1/apps", s.adminCreateApp)
 	route("PATCH /admin/v1/apps/{platform}/{key}", s.adminPatchApp)
@@ -59,6 +60,9 @@ func (s *Server) adminHandler() http.Handler {
 	route("PATCH /admin/v1/users/{platform}/{tenant}/{user_id}", s.adminPatchUser)
 	route("GET /admin/v1/friendships", s.adminFriendships)
 	route("POST /admin/v1/friendships", s.adminAddFriendship)
+	route("GET /admin/v1/links", s.adminLinks)
+	route("POST /admin/v1/links", s.adminPutLink)
+	route("PATCH /admin/v1/links/{platform}/{key}", s.adminPatchLink)
 	route("GET /admin/v1/chats", s.adminChats)
 	route("GET /admin/v1/chats/{chat_id}", s.adminChat)
 	route("POST /admin/v1/reset", s.adminReset)
@@ -200,6 +204,101 @@ func (s *Server) adminCreateTenant(r *http.Request) (any, error) {
 	return s.svc.CreateTenant(r.Context(), t)
 }
 
+// tenantPatch changes a tenant; absent fields keep their values.
+type tenantPatch struct {
+	Name   *string `json:"name"`
+	Policy *struct {
+		PublicChats     *bool     `json:"public_chats"`
+		RestrictedMode  *bool     `json:"restricted_mode"`
+		HideMemberCount *bool     `json:"hide_member_count"`
+		BlockedWords    *[]string `json:"blocked_words"`
+		CorpGroupChat   *bool     `json:"corp_group_chat"`
+	} `json:"policy"`
+}
+
+func (s *Server) adminPatchTenant(r *http.Request) (any, error) {
+	var in tenantPatch
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	p, err := platformParam(r.PathValue("platform"))
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.UpdateTenant(r.Context(), p, r.PathValue("key"), func(t *qun.Tenant) {
+		if in.Name != nil {
+			t.Name = *in.Name
+		}
+		if pol := in.Policy; pol != nil {
+			for _, f := range []struct {
+				dst *bool
+				v   *bool
+			}{{&t.Policy.PublicChats, pol.PublicChats}, {&t.Policy.RestrictedMode, pol.RestrictedMode}, {&t.Policy.HideMemberCount, pol.HideMemberCount}, {&t.Policy.CorpGroupChat, pol.CorpGroupChat}} {
+				if f.v != nil {
+					*f.dst = *f.v
+				}
+			}
+			if pol.BlockedWords != nil {
+				t.Policy.BlockedWords = *pol.BlockedWords
+			}
+		}
+	})
+}
+
+func (s *Server) adminLinks(r *http.Request) (any, error) {
+	p, err := platformParam(r.URL.Query().Get("platform"))
+	if err != nil {
+		return nil, err
+	}
+	links, err := s.svc.Links(r.Context(), p)
+	return map[string]any{"links": orEmpty(links)}, err
+}
+
+// adminPutLink creates a link or replaces the one with the same platform
+// and key. Interconnects may list their corporations as "corps".
+func (s *Server) adminPutLink(r *http.Request) (any, error) {
+	var in struct {
+		qun.Link
+		Corps []string `json:"corps"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	l := in.Link
+	if !l.Platform.Valid() || l.Key == "" {
+		return nil, badRequest{"platform and key are required"}
+	}
+	if len(in.Corps) > 0 {
+		if l.Kind != qun.Interconnect || len(l.Upstream)+len(l.Downstream) > 0 {
+			return nil, badRequest{"corps lists the corporations of an interconnect; chains list upstream and downstream"}
+		}
+		l.Upstream = in.Corps
+	}
+	return s.svc.PutLink(r.Context(), l)
+}
+
+func (s *Server) adminPatchLink(r *http.Request) (any, error) {
+	var in struct {
+		Name          *string `json:"name"`
+		MutualVisible *bool   `json:"mutual_visible"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	p, err := platformParam(r.PathValue("platform"))
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.UpdateLink(r.Context(), p, r.PathValue("key"), func(l *qun.Link) {
+		if in.Name != nil {
+			l.Name = *in.Name
+		}
+		if in.MutualVisible != nil {
+			l.MutualVisible = *in.MutualVisible
+		}
+	})
+}
+
 // appInput is an app in a create or patch request; absent fields keep
 // their defaults (create) or values (patch).
 type appInput struct {
@@ -305,9 +404,13 @@ func (s *Server) adminPatchApp(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	tid, err := s.tenantID(r, p, r.URL.Query().Get("tenant"))
+	if err != nil {
+		return nil, err
+	}
 	var a qun.App
 	err = s.store.View(r.Context(), func(tx qun.Tx) error {
-		a, err = tx.AppByKey(p, 0, r.PathValue("key"))
+		a, err = tx.AppByKey(p, tid, r.PathValue("key"))
 		return err
 	})
 	if err != nil {
@@ -322,7 +425,11 @@ func (s *Server) adminDeleteApp(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]bool{"deleted": true}, s.svc.DeleteApp(r.Context(), p, r.PathValue("key"))
+	tid, err := s.tenantID(r, p, r.URL.Query().Get("tenant"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]bool{"deleted": true}, s.svc.DeleteApp(r.Context(), p, tid, r.PathValue("key"))
 }
 
 func (s *Server) adminUsers(r *http.Request) (any, error) {
@@ -354,13 +461,14 @@ func (s *Server) adminUsers(r *http.Request) (any, error) {
 
 // userInput is a user in a create request.
 type userInput struct {
-	Platform qun.Platform   `json:"platform"`
-	Tenant   string         `json:"tenant"`
-	UserID   string         `json:"user_id"`
-	Name     string         `json:"name"`
-	Kind     qun.UserKind   `json:"kind"`
-	Status   qun.UserStatus `json:"status"`
-	Aliases  []qun.Alias    `json:"aliases"`
+	Platform qun.Platform    `json:"platform"`
+	Tenant   string          `json:"tenant"`
+	UserID   string          `json:"user_id"`
+	Name     string          `json:"name"`
+	Kind     qun.UserKind    `json:"kind"`
+	Status   qun.UserStatus  `json:"status"`
+	Contact  qun.ContactType `json:"contact"`
+	Aliases  []qun.Alias     `json:"aliases"`
 }
 
 func (s *Server) adminCreateUser(r *http.Request) (any, error) {
@@ -372,7 +480,7 @@ func (s *Server) adminCreateUser(r *http.Request) (any, error) {
 		return nil, badRequest{"platform and tenant are required"}
 	}
 	u, err := s.svc.CreateUser(r.Context(), in.Platform, in.Tenant, qun.User{
-		UserID: in.UserID, Name: in.Name, Kind: in.Kind, Status: in.Status, Aliases: in.Aliases,
+		UserID: in.UserID, Name: in.Name, Kind: in.Kind, Status: in.Status, Contact: in.Contact, Aliases: in.Aliases,
 	})
 	return userView{Platform: in.Platform, Tenant: in.Tenant, User: u}, err
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -197,5 +198,97 @@ func TestAdminDingTalk(t *testing.T) {
 	}
 	if contact.Kind != "external" || len(contact.Aliases) == 0 || contact.Aliases[0].Kind != "union_id" {
 		t.Errorf("external contact = %+v", contact)
+	}
+}
+
+// TestAdminWeCom switches a corporation's corp-group chats, links
+// corporations, changes a chain's mutual visibility, and adds a WeChat
+// contact.
+func TestAdminWeCom(t *testing.T) {
+	srv := quntest.NewServer(t)
+	var corp struct {
+		Key    string
+		Policy struct {
+			CorpGroupChat bool `json:"corp_group_chat"`
+			PublicChats   bool `json:"public_chats"`
+		}
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/tenants/wecom/ww0123456789abcdef", map[string]any{"policy": map[string]any{"public_chats": true}}, &corp); err != nil {
+		t.Fatal(err)
+	}
+	if corp.Key != "ww0123456789abcdef" || !corp.Policy.CorpGroupChat || !corp.Policy.PublicChats {
+		t.Errorf("after patching public_chats: %+v (corp_group_chat must be kept)", corp)
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/tenants/wecom/ww0123456789abcdef", map[string]any{"policy": map[string]any{"corp_group_chat": false}}, &corp); err != nil {
+		t.Fatal(err)
+	}
+	if corp.Policy.CorpGroupChat {
+		t.Errorf("corp_group_chat still on: %+v", corp)
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/tenants/wecom/wwnope", map[string]any{"name": "x"}, nil); !strings.Contains(fmt.Sprint(err), "404") {
+		t.Errorf("patching an unknown corp: %v, want 404", err)
+	}
+
+	type link struct {
+		Key           string
+		Kind          string
+		MutualVisible bool `json:"mutual_visible"`
+		Upstream      []string
+		Downstream    []string
+	}
+	var got link
+	if err := srv.Admin("POST", "/admin/v1/links", map[string]any{"platform": "wecom", "key": "l2", "kind": "interconnect", "corps": []string{"ww3333", "ww4444"}}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != "interconnect" || len(got.Upstream) != 2 {
+		t.Errorf("created link = %+v", got)
+	}
+	for _, bad := range []map[string]any{
+		{"platform": "wecom", "key": "l3", "kind": "interconnect", "corps": []string{"ww3333", "wwmissing"}},
+		{"platform": "wecom", "key": "l3", "kind": "ring", "upstream": []string{"ww3333", "ww4444"}},
+		{"platform": "wecom", "key": "l3", "kind": "chain", "upstream": []string{"ww3333"}},
+		{"platform": "wecom", "kind": "interconnect", "corps": []string{"ww3333", "ww4444"}},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/links", bad, nil); err == nil {
+			t.Errorf("POST /admin/v1/links %v succeeded", bad)
+		}
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/links/wecom/chain-demo", map[string]any{"mutual_visible": true}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Kind != "chain" || !got.MutualVisible || len(got.Downstream) != 2 {
+		t.Errorf("patched chain = %+v", got)
+	}
+	var list struct{ Links []link }
+	if err := srv.Admin("GET", "/admin/v1/links?platform=wecom", nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Links) != 3 || !list.Links[1].MutualVisible || list.Links[2].Key != "l2" {
+		t.Errorf("links = %+v", list.Links)
+	}
+
+	var contact struct{ Contact string }
+	if err := srv.Admin("POST", "/admin/v1/users", map[string]any{"platform": "wecom", "tenant": "ww0123456789abcdef", "user_id": "wmNewCustomer", "kind": "external"}, &contact); err != nil {
+		t.Fatal(err)
+	}
+	if contact.Contact != "wechat" {
+		t.Errorf("contact type of a new external contact = %q, want wechat", contact.Contact)
+	}
+
+	// Agentids repeat across corps: ?tenant= picks the app.
+	var app struct{ Tenant, Name string }
+	if err := srv.Admin("PATCH", "/admin/v1/apps/wecom/1000002?tenant=ww4444", map[string]any{"name": "Renamed"}, &app); err != nil {
+		t.Fatal(err)
+	}
+	var apps struct {
+		Apps []struct{ Tenant, Key, Name string }
+	}
+	if err := srv.Admin("GET", "/admin/v1/apps?platform=wecom", nil, &apps); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps.Apps {
+		if a.Key == "1000002" && (a.Name == "Renamed") != (a.Tenant == "ww4444") {
+			t.Errorf("app %s of %s is named %q", a.Key, a.Tenant, a.Name)
+		}
 	}
 }
