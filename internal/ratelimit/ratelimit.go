@@ -40,8 +40,15 @@ type Local struct {
 	now func() time.Time
 
 	mu    sync.Mutex
-	logs  map[string][]time.Time // ascending
+	logs  map[string]*window
 	calls int
+}
+
+// window is one key's log of allowed-request times, ascending, and the
+// longest window of the rules it was last used with.
+type window struct {
+	times   []time.Time
+	horizon time.Duration
 }
 
 // NewLocal returns a Local reading time from now (time.Now if nil).
@@ -49,7 +56,7 @@ func NewLocal(now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}
-	return &Local{now: now, logs: map[string][]time.Time{}}
+	return &Local{now: now, logs: map[string]*window{}}
 }
 
 // Allow implements Limiter.
@@ -62,9 +69,14 @@ func (l *Local) Allow(_ context.Context, key string, rules []Rule) (Decision, er
 	defer l.mu.Unlock()
 	l.calls++
 	if l.calls%4096 == 0 {
-		l.sweep(now, rules)
+		l.sweep(now)
 	}
-	log := l.logs[key]
+	w := l.logs[key]
+	if w == nil {
+		w = &window{}
+		l.logs[key] = w
+	}
+	log := w.times
 	var refused *Decision
 	for _, r := range rules {
 		// Requests allowed within the window: the times after now-window.
@@ -86,7 +98,10 @@ func (l *Local) Allow(_ context.Context, key string, rules []Rule) (Decision, er
 	if keep := longest(rules); len(log) > keep.Limit {
 		log = slices.Delete(log, 0, len(log)-keep.Limit)
 	}
-	l.logs[key] = log
+	w.times, w.horizon = log, 0
+	for _, r := range rules {
+		w.horizon = max(w.horizon, r.Window)
+	}
 	return Decision{Allowed: true}, nil
 }
 
@@ -101,14 +116,10 @@ func longest(rules []Rule) Rule {
 	return r
 }
 
-// sweep forgets keys whose every request is older than any window.
-func (l *Local) sweep(now time.Time, rules []Rule) {
-	var horizon time.Duration
-	for _, r := range rules {
-		horizon = max(horizon, r.Window)
-	}
-	for k, log := range l.logs {
-		if len(log) == 0 || !log[len(log)-1].After(now.Add(-horizon)) {
+// sweep forgets keys whose every request is older than their windows.
+func (l *Local) sweep(now time.Time) {
+	for k, w := range l.logs {
+		if len(w.times) == 0 || !w.times[len(w.times)-1].After(now.Add(-w.horizon)) {
 			delete(l.logs, k)
 		}
 	}

@@ -107,3 +107,25 @@ func TestNoRules(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepKeepsLongWindows: forgetting idle keys, which calls with short
+// windows trigger, keeps keys whose own windows are still open.
+func TestSweepKeepsLongWindows(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := NewLocal(c.now)
+	daily := []Rule{{Limit: 1, Window: 24 * time.Hour}}
+	if d, _ := l.Allow(context.Background(), "daily", daily); !d.Allowed {
+		t.Fatal("first daily request refused")
+	}
+	c.t = c.t.Add(time.Hour)
+	for range 5000 { // crosses a sweep
+		l.Allow(context.Background(), "busy", []Rule{{Limit: 1 << 20, Window: time.Second}})
+	}
+	if d, _ := l.Allow(context.Background(), "daily", daily); d.Allowed {
+		t.Error("the daily window was forgotten after an hour")
+	}
+	c.t = c.t.Add(24 * time.Hour)
+	if d, _ := l.Allow(context.Background(), "daily", daily); !d.Allowed {
+		t.Error("the daily window did not reopen after a day")
+	}
+}
