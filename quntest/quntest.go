@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,9 +63,16 @@ func WithDataDir(dir string) Option {
 }
 
 // WithoutRateLimits switches the platforms' rate limits off (Feishu's 50 a
-// second, DingTalk's 20), for tests that call faster than a real tenant may.
+// second, DingTalk's 20, WeCom's 10,000 a minute), for tests that call
+// faster than a real tenant may.
 func WithoutRateLimits() Option {
-	return func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits = nil, nil }
+	return func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits, c.WeCom.RateLimits = nil, nil, nil }
+}
+
+// WithConfig changes the node's configuration directly, e.g. a dialect's
+// rate limits or token lifetimes.
+func WithConfig(change func(*server.Config)) Option {
+	return func(c *server.Config) { change(c) }
 }
 
 // WithLogger sends the node's logs to log instead of discarding them.
@@ -162,4 +170,27 @@ func (s *Server) Admin(method, path string, body, out any) error {
 		return json.Unmarshal(raw, out)
 	}
 	return nil
+}
+
+// Clock is a time source a test moves by hand, for WithClock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock reading the current time until moved.
+func NewClock() *Clock { return &Clock{t: time.Now()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

@@ -150,7 +150,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	switch o.rateLimits {
 	case "on":
 	case "off":
-		cfg.Feishu.RateLimits, cfg.DingTalk.RateLimits = nil, nil
+		cfg.Feishu.RateLimits, cfg.DingTalk.RateLimits, cfg.WeCom.RateLimits = nil, nil, nil
 	default:
 		return fmt.Errorf("--rate-limits %q: want on or off", o.rateLimits)
 	}
@@ -208,6 +208,9 @@ func banner(w io.Writer, srv *server.Server, o options) {
 		seen[t.Tenant.Platform] = true
 		a := t.Apps[0]
 		fmt.Fprintf(w, "  %-9s    tenant %s, app %s, secret %s\n", t.Tenant.Platform+":", t.Tenant.Key, a.Key, a.Secret)
+	}
+	if _, ok := firstApp(srv.Directory(), qun.WeCom); ok {
+		fmt.Fprintf(w, "  wecom client: %s/wecom/client/demo (a page in the simulated WeCom app)\n", url)
 	}
 	if a, ok := firstApp(srv.Directory(), qun.Feishu); ok {
 		fmt.Fprintf(w, "\nTry it:\n  curl -s -X POST %s/open-apis/auth/v3/tenant_access_token/internal -H 'Content-Type: application/json' -d '{\"app_id\":\"%s\",\"app_secret\":\"%s\"}'\n", url, a.Key, a.Secret)

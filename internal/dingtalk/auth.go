@@ -1,7 +1,6 @@
 package dingtalk
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -84,17 +83,7 @@ func (h *Handler) getToken(w http.ResponseWriter, r *http.Request) {
 // decode reads a JSON body into v; malformed JSON and wrong types fail with
 // bad.
 func (h *Handler) decode(c *call, v any, bad error) error {
-	raw, err := httpx.ReadBody(c.w, c.r, h.cfg.MaxBody)
-	if err == nil && len(bytes.TrimSpace(raw)) == 0 {
-		raw = []byte("{}")
-	}
-	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		if err = dec.Decode(v); err == nil && dec.More() {
-			err = errTrailing
-		}
-	}
-	if err != nil {
+	if err := httpx.DecodeJSON(c.w, c.r, h.cfg.MaxBody, v); err != nil {
 		if f, ok := bad.(*failure); ok {
 			f.cause = err
 		}

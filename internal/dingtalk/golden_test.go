@@ -1,21 +1,17 @@
 package dingtalk_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
 // masked replaces generated identifiers so answers compare byte for byte.
 func masked(b []byte) []byte {
@@ -24,26 +20,9 @@ func masked(b []byte) []byte {
 	return b
 }
 
-func golden(t *testing.T, name string, body []byte) {
+func matchGolden(t *testing.T, name string, body []byte) {
 	t.Helper()
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, masked(body), "", "  "); err != nil {
-		t.Fatalf("%s: %v: %s", name, err, body)
-	}
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name)
-	if *updateGolden {
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("%s differs:\n%s", path, pretty.Bytes())
-	}
+	golden.JSON(t, filepath.Join("testdata", name), masked(body), "  ")
 }
 
 // TestGolden pins the wire form of the answers: the create answer to the
@@ -64,13 +43,13 @@ func TestGolden(t *testing.T) {
 	}
 	seed := `{"name":"Test Group","owner":"manager4220","ownerType":"emp","useridlist":["userId"],"conversationTag":2,"extidlist":["unionId"],"icon":"@mediaId","managementOptions":{"mentionAllAuthority":0,"showHistoryType":0,"validationType":0,"searchable":0,"chatBannedType":0,"managementType":0}}`
 	created := post("/v1.0/im/group/create", seed)
-	golden(t, "create_group_seed_example.json", created)
+	matchGolden(t, "create_group_seed_example.json", created)
 	var c struct{ Chatid string }
 	json.Unmarshal(created, &c)
 
 	errBody := post("/v1.0/im/group/create", `{}`)
 	errBody = regexp.MustCompile(`"requestid":"[0-9A-F-]{36}"`).ReplaceAll(errBody, []byte(`"requestid":"01A08FE7-CD6B-79BB-8B2E-35D8768AD457"`))
-	golden(t, "create_group_parameter_invalid.json", errBody)
+	matchGolden(t, "create_group_parameter_invalid.json", errBody)
 
 	resp, err := http.Get(srv.URL + "/chat/get?access_token=" + tok + "&chatid=" + c.Chatid)
 	if err != nil {
@@ -78,5 +57,5 @@ func TestGolden(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	golden(t, "legacy_chat_get.json", b)
+	matchGolden(t, "legacy_chat_get.json", b)
 }

@@ -1,14 +1,11 @@
 package dingtalk
 
 import (
-	"errors"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/qunhq/qun/internal/qun"
 )
-
-var errTrailing = errors.New("unexpected data after the JSON object")
 
 func itoa(n int) string { return strconv.Itoa(n) }
 

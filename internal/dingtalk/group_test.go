@@ -86,7 +86,7 @@ func TestCreateGroupOptions(t *testing.T) {
 }
 
 func TestCreateGroupErrors(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	demo := newClient(t, srv, appKey)
 	with := func(f func(r *im.CreateGroupRequest)) *im.CreateGroupRequest {
@@ -199,7 +199,7 @@ func TestWireErrors(t *testing.T) {
 // TestAccessToken: within its lifetime, asking again returns the same
 // token, renewed; the legacy endpoint returns the same token too.
 func TestAccessToken(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	oc, _ := oauth2.NewClient(config(srv))
 	get := func() (string, int64) {

@@ -51,7 +51,7 @@ func TestLegacyToken(t *testing.T) {
 }
 
 func TestLegacyChat(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	tok := token(t, srv, appKey)
 	at := q("access_token", tok)

@@ -31,7 +31,7 @@ func tokenCall(t *testing.T, srv *quntest.Server, path, body string) map[string]
 // the same token while 30 minutes or more remain, a new one after; both
 // stay valid until they expire.
 func TestTenantAccessToken(t *testing.T) {
-	clk := newClock()
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	const path = "/open-apis/auth/v3/tenant_access_token/internal"
 	creds := `{"app_id":"` + appID + `","app_secret":"` + appSecret + `"}`

@@ -1,12 +1,9 @@
 package feishu_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,10 +13,9 @@ import (
 
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
 // seedExample is the request body example of the create-chat document,
 // verbatim.
@@ -226,28 +222,11 @@ func TestCreateGolden(t *testing.T) {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
 	body := regexp.MustCompile(`"chat_id":"oc_[0-9a-f]{32}"`).ReplaceAll(r.Body, []byte(`"chat_id":"oc_a0553eda9014c201e6969b478895c230"`))
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, body, "", "    "); err != nil {
-		t.Fatal(err)
-	}
-	pretty.WriteByte('\n')
-	golden := filepath.Join("testdata", "create_chat_seed_example.json")
-	if *updateGolden {
-		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("answer differs from %s:\n%s", golden, pretty.Bytes())
-	}
+	pretty := golden.JSON(t, filepath.Join("testdata", "create_chat_seed_example.json"), body, "    ")
 	// Byte for byte the document's example, keys in its order.
 	documented := strings.ReplaceAll(seedAnswer, `"all members"`, `"all_members"`)
-	if pretty.String() != documented {
-		t.Errorf("answer differs from the document's example:\n%s", pretty.Bytes())
+	if pretty != documented {
+		t.Errorf("answer differs from the document's example:\n%s", pretty)
 	}
 }
 
@@ -574,7 +553,7 @@ func TestCreateMalformed(t *testing.T) {
 // TestCreateDedupe: the same uuid and owner create one chat; another uuid or
 // owner creates another; after 10 hours the uuid creates again.
 func TestCreateDedupe(t *testing.T) {
-	clk := newClock()
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	mk := func(uuid, owner string) string {
 		t.Helper()

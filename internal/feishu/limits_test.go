@@ -91,7 +91,7 @@ func TestScenario(t *testing.T) {
 // and another API of the same app, are unaffected; a second later the app
 // may create again.
 func TestRateLimit(t *testing.T) {
-	clk := newClock()
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	cli := client(srv, appID)
 	// Fetch the token first: the burst is all creates.
@@ -152,7 +152,7 @@ func TestRateLimit(t *testing.T) {
 // TestRateLimitPerMinute: 50 a second for 20 seconds reaches the
 // 1000-a-minute cap.
 func TestRateLimitPerMinute(t *testing.T) {
-	clk := newClock()
+	clk := quntest.NewClock()
 	srv := quntest.NewServer(t, quntest.WithClock(clk.Now))
 	tok := "Bearer " + tenantToken(t, srv, appID)
 	var last rawResponse

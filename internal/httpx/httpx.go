@@ -111,6 +111,28 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, err
 }
 
+// DecodeJSON reads the request body, at most limit bytes, into v: one JSON
+// value and nothing after it; an empty body reads as {}.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	raw, err := ReadBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errTrailing
+	}
+	return nil
+}
+
+var errTrailing = errors.New("unexpected data after the JSON value")
+
 // Recover calls onPanic (which must write a response) when next panics, and
 // logs the panic with its stack. http.ErrAbortHandler is re-raised.
 func Recover(log *slog.Logger, next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {

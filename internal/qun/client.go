@@ -144,3 +144,20 @@ func (s *Service) ClientActor(ctx context.Context, p Platform, tenantKey, appKey
 	})
 	return a, err
 }
+
+// TenantApps returns the tenant of p with key tenantKey and its apps.
+func (s *Service) TenantApps(ctx context.Context, p Platform, tenantKey string) (Tenant, []App, error) {
+	var (
+		t    Tenant
+		apps []App
+	)
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if t, err = tx.TenantByKey(p, tenantKey); err != nil {
+			return err
+		}
+		apps, err = tx.Apps(p, t.ID)
+		return err
+	})
+	return t, apps, err
+}

@@ -2,6 +2,7 @@ package qun
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -61,6 +62,10 @@ type TokenRequest struct {
 	Reuse time.Duration
 	// Renew gives a reused token a whole TTL again.
 	Renew bool
+	// AppKinds, when set, are the only kinds of app the credentials may
+	// name (WeCom: corpsecrets are self-built apps', suite secrets
+	// third-party apps').
+	AppKinds []AppKind
 }
 
 // IssueToken checks an app's credentials and returns an access token for it.
@@ -144,14 +149,14 @@ func credentials(tx Tx, r TokenRequest) (App, error) {
 			return App{}, err
 		}
 		for _, a := range apps {
-			if a.Secret == r.Secret && r.Secret != "" {
+			if a.Secret == r.Secret && r.Secret != "" && kindOK(r, a) {
 				return a, nil
 			}
 		}
 		return App{}, Invalid(ReasonBadCredentials, "app_secret", "no app of the tenant has this secret")
 	}
 	app, err := tx.AppByKey(r.Platform, 0, r.AppKey)
-	if ErrorCode(err) == ENotFound {
+	if ErrorCode(err) == ENotFound || (err == nil && !kindOK(r, app)) {
 		return App{}, Invalid(ReasonBadCredentials, "app_id", "no app with this id")
 	} else if err != nil {
 		return App{}, err
@@ -160,6 +165,10 @@ func credentials(tx Tx, r TokenRequest) (App, error) {
 		return App{}, Invalid(ReasonBadCredentials, "app_secret", "wrong app secret")
 	}
 	return app, nil
+}
+
+func kindOK(r TokenRequest, a App) bool {
+	return len(r.AppKinds) == 0 || slices.Contains(r.AppKinds, a.Kind)
 }
 
 func (s *Service) cacheToken(t Token) {

@@ -23,6 +23,7 @@ import (
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/wecom"
 )
 
 // Config configures a node.
@@ -41,9 +42,10 @@ type Config struct {
 	Clock func() time.Time
 	// RequestTimeout bounds the work of one request.
 	RequestTimeout time.Duration
-	// Feishu and DingTalk configure the dialects.
+	// Feishu, DingTalk and WeCom configure the dialects.
 	Feishu   feishu.Config
 	DingTalk dingtalk.Config
+	WeCom    wecom.Config
 	// Logger receives the access log and errors.
 	Logger *slog.Logger
 }
@@ -56,6 +58,7 @@ func DefaultConfig() Config {
 		RequestTimeout: 30 * time.Second,
 		Feishu:         feishu.DefaultConfig(),
 		DingTalk:       dingtalk.DefaultConfig(),
+		WeCom:          wecom.DefaultConfig(),
 	}
 }
 
@@ -118,6 +121,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v1.0/", ding)
 	mux.Handle("/gettoken", ding)
 	mux.Handle("/chat/", ding)
+	wcfg := cfg.WeCom
+	wcfg.Logger = s.log
+	wc := wecom.New(s.svc, wcfg)
+	mux.Handle("/cgi-bin/", wc)
+	mux.Handle("/wecom/", wc)
 	mux.Handle("/admin/", s.adminHandler())
 	mux.Handle("/console", s.consoleHandler())
 	mux.Handle("GET /metrics", s.metrics.handler())
