@@ -118,7 +118,7 @@ func TestReadmeCurlSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessions := regexp.MustCompile("(?s)<!-- curl-session.*?```sh\n(.*?)```\n<!-- /curl-session -->").FindAllSubmatch(readme, -1)
-	if len(sessions) < 2 {
+	if len(sessions) < 3 {
 		t.Fatalf("%d curl sessions in README.md, want one per platform", len(sessions))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -142,6 +142,8 @@ func TestReadmeCurlSession(t *testing.T) {
 	success := []*regexp.Regexp{
 		regexp.MustCompile(`"code":0,"msg":"success".*"owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"`),
 		regexp.MustCompile(`^\{"conversationTag":2,"openConversationId":"cid[^"]+","chatid":"chat[0-9a-f]{32}"\}$`),
+		regexp.MustCompile(`(?s)^\{"corpid":"ww0123456789abcdef","userid":"zhangsan","session_key":"[^"]+","deviceid":"","errcode":0,"errmsg":"ok"\}\n` +
+			`\{"errMsg":"createCorpGroupChat:ok","err_msg":"createCorpGroupChat:ok","chatId":"wr[0-9A-Za-z]{28}"\}$`),
 	}
 	for i, m := range sessions {
 		script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:8080", base)

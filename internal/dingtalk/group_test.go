@@ -371,10 +371,16 @@ func TestConcurrentCreates(t *testing.T) {
 		seen = map[string]bool{}
 	)
 	for range 30 {
+		// The SDK's client is not safe for concurrent use: one each.
+		ic, err := im.NewClient(config(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := client{Client: ic, token: demo.token}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := demo.create(seedRequest())
+			resp, err := own.create(seedRequest())
 			if err != nil {
 				t.Error(err)
 				return

@@ -208,4 +208,3 @@ func legacy(t *testing.T, srv *quntest.Server, method, path string, query url.Va
 	}
 	return m
 }
-

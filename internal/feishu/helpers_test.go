@@ -55,7 +55,6 @@ func client(srv *quntest.Server, app string) *lark.Client {
 	)
 }
 
-
 // adminUser is a user as the admin API lists it.
 type adminUser struct {
 	Tenant  string `json:"tenant"`

@@ -114,6 +114,8 @@ func TestCorpGroupRules(t *testing.T) {
 		want  string
 		// members, when set, are the chat's members after success.
 		members []string
+		// mutates: the setup changes the directory, which is reset after.
+		mutates bool
 	}{
 		{name: "seed example", args: seedArgs(), want: "ok"},
 		// Sessions, like tokens, survive a reset: the time skips past those
@@ -140,7 +142,7 @@ func TestCorpGroupRules(t *testing.T) {
 			if err := srv.Admin("PATCH", "/admin/v1/tenants/wecom/"+corp, map[string]any{"policy": map[string]any{"corp_group_chat": false}}, nil); err != nil {
 				t.Fatal(err)
 			}
-		}, args: seedArgs(), want: "fail need open corp group chat"},
+		}, args: seedArgs(), want: "fail need open corp group chat", mutates: true},
 		{name: "a corporation without links", client: client{Corp: unlinked, User: "qianba", Agent: agent, Version: "4.1.30", Platform: "windows"},
 			setup: func(t *testing.T) {
 				signInWith(t, srv, client{Corp: unlinked, User: "qianba", Agent: agent, Version: "4.1.30", Platform: "windows"}, "demo-wecom-unlinked-secret", 1000002)
@@ -196,11 +198,13 @@ func TestCorpGroupRules(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, args: map[string]any{"corpGroupUserIds": []map[string]string{{"corpId": downstreamB, "userId": "userid123"}}}, want: "ok",
-			members: []string{downstream + "/userid123", downstreamB + "/userid123"}},
+			members: []string{downstream + "/userid123", downstreamB + "/userid123"}, mutates: true},
 		{name: "upstream to two downstream corporations", args: map[string]any{"corpGroupUserIds": []map[string]string{{"corpId": downstream, "userId": "userid123"}, {"corpId": downstreamB, "userId": "userid123"}}}, want: "ok"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv.Reset()
+			if c.mutates {
+				t.Cleanup(srv.Reset)
+			}
 			if c.client.Corp == "" {
 				c.client = zhangsan
 			}
@@ -209,6 +213,7 @@ func TestCorpGroupRules(t *testing.T) {
 			} else {
 				signIn(t, srv, c.client)
 			}
+			before := chatCount(t, srv)
 			r := invoke(t, srv, "miniprogram", "createCorpGroupChat", c.client, c.args, nil)
 			if want := "createCorpGroupChat:" + c.want; r.ErrMsg != want {
 				t.Fatalf("errMsg = %q, want %q", r.ErrMsg, want)
@@ -217,10 +222,8 @@ func TestCorpGroupRules(t *testing.T) {
 				if r.ChatID != "" {
 					t.Errorf("a failure answered chatId %q", r.ChatID)
 				}
-				var list struct{ Chats []any }
-				srv.Admin("GET", "/admin/v1/chats?platform=wecom", nil, &list)
-				if len(list.Chats) != 0 {
-					t.Errorf("a failure stored %d chats", len(list.Chats))
+				if n := chatCount(t, srv); n != before {
+					t.Errorf("a failure stored a chat: %d chats, %d before", n, before)
 				}
 				return
 			}
@@ -230,6 +233,16 @@ func TestCorpGroupRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chatCount counts the WeCom chats the admin API lists.
+func chatCount(t *testing.T, srv *quntest.Server) int {
+	t.Helper()
+	var list struct{ Chats []any }
+	if err := srv.Admin("GET", "/admin/v1/chats?platform=wecom", nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Chats)
 }
 
 // TestThirdPartyApp: a third-party app names members by open_userid and

@@ -198,7 +198,6 @@ func signIn(t *testing.T, srv *quntest.Server, c client) {
 	}
 }
 
-
 // chatDetail reads a chat through the admin API.
 type chatDetail struct {
 	ChatID  string `json:"chat_id"`
