@@ -36,6 +36,7 @@ func (s *Server) consoleHandler() http.Handler {
 		data := struct {
 			Authorized bool
 			Entries    []qun.DirectoryEntry
+			Links      []qun.Link
 			Chats      []qun.ChatDetail
 			Err        string
 		}{}
@@ -43,6 +44,9 @@ func (s *Server) consoleHandler() http.Handler {
 			data.Authorized = true
 			var err error
 			if data.Entries, err = s.svc.Directory(r.Context(), ""); err == nil {
+				data.Links, err = s.svc.Links(r.Context(), "")
+			}
+			if err == nil {
 				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Order: qun.ByNewest, Limit: 100})
 			}
 			if err != nil {

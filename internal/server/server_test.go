@@ -153,7 +153,8 @@ func TestConsoleAndMetrics(t *testing.T) {
 		t.Errorf("console without token: HTTP %d, asks for the token: %v", code, strings.Contains(body, `name="token"`))
 	}
 	code, body = get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
-	for _, want := range []string{"演示科技 Demo Tech", "cli_a10fbf7e94b8d01d", "zhangsan", "No chats yet"} {
+	for _, want := range []string{"演示科技 Demo Tech", "cli_a10fbf7e94b8d01d", "zhangsan", "No chats yet",
+		"Corporation links", "chain-demo", "corp-group chats (互联群) true", "external (wechat)"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("console lacks %q (HTTP %d)", want, code)
 		}

@@ -52,7 +52,7 @@ func wantCode(t *testing.T, err error, code int) {
 
 // checkErrmsg checks an errmsg has WeCom's shape: text, hint, caller IP and
 // the lookup link for the code.
-func checkErrmsg(t *testing.T, msg string, code int) {
+func checkErrmsg(t testing.TB, msg string, code int) {
 	t.Helper()
 	if !errmsgShape.MatchString(msg) || !strings.HasSuffix(msg, "?e="+itoa(code)) {
 		t.Errorf("errmsg %q is not in WeCom's format for %d", msg, code)
@@ -74,7 +74,7 @@ func (a answer) str(key string) string {
 
 // get calls a GET API and decodes its answer, which must be HTTP 200 JSON
 // with WeCom's headers.
-func get(t *testing.T, srv *quntest.Server, path string, q url.Values) answer {
+func get(t testing.TB, srv *quntest.Server, path string, q url.Values) answer {
 	t.Helper()
 	resp, err := http.Get(srv.URL + path + "?" + q.Encode())
 	if err != nil {
@@ -93,7 +93,7 @@ func post(t *testing.T, srv *quntest.Server, path string, q url.Values, body str
 	return decode(t, resp)
 }
 
-func decode(t *testing.T, resp *http.Response) answer {
+func decode(t testing.TB, resp *http.Response) answer {
 	t.Helper()
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -117,7 +117,7 @@ func decode(t *testing.T, resp *http.Response) answer {
 }
 
 // token gets an access token with plain HTTP.
-func token(t *testing.T, srv *quntest.Server, corpID, corpSecret string) string {
+func token(t testing.TB, srv *quntest.Server, corpID, corpSecret string) string {
 	t.Helper()
 	a := get(t, srv, "/cgi-bin/gettoken", url.Values{"corpid": {corpID}, "corpsecret": {corpSecret}})
 	if a.code() != 0 {
