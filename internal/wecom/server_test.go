@@ -348,6 +348,13 @@ func TestAppchat(t *testing.T) {
 		wantCode(t, err, c.code)
 	}
 
+	// Names with a word the corporation blocks.
+	if err := srv.Admin("PATCH", "/admin/v1/tenants/wecom/"+corp, map[string]any{"policy": map[string]any{"blocked_words": []string{"违禁"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.CreateAppchat(&workwx.ChatInfo{Name: "违禁群", MemberUserIDs: []string{"lisi", "lisi2"}})
+	wantCode(t, err, 86004)
+
 	// Apps whose visible range is not the whole corporation may not.
 	_, err = workwx.New(corp, workwx.WithQYAPIHost(srv.URL)).WithApp(narrowSecret, narrowAgent).CreateAppchat(&workwx.ChatInfo{MemberUserIDs: []string{"lisi", "lisi2"}})
 	wantCode(t, err, 60011)
