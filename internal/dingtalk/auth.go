@@ -2,7 +2,6 @@ package dingtalk
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 
 	"github.com/qunhq/qun/internal/httpx"
@@ -17,10 +16,6 @@ func (h *Handler) issue(r *http.Request, appKey, secret string) (qun.Token, erro
 		Kind: qun.CorpToken, Platform: qun.DingTalk, AppKey: appKey, Secret: secret,
 		TTL: h.cfg.TokenTTL, Reuse: 1, Renew: true,
 	})
-}
-
-func (h *Handler) expiresIn(tok qun.Token) int {
-	return int(math.Round(tok.ExpiresAt.Sub(h.svc.Now()).Seconds()))
 }
 
 type accessTokenRequest struct {
@@ -53,7 +48,7 @@ func (h *Handler) accessToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(c, &failure{apiError: errSystem, cause: err})
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, contentType, accessTokenBody{AccessToken: tok.Value, ExpireIn: h.expiresIn(tok)})
+	httpx.WriteJSON(w, http.StatusOK, contentType, accessTokenBody{AccessToken: tok.Value, ExpireIn: tok.SecondsLeft(h.svc.Now())})
 }
 
 // legacyTokenBody is the answer of GET /gettoken, keys in the documented
@@ -104,5 +99,5 @@ func (h *Handler) legacyToken(r *http.Request, key, secret string) legacyTokenBo
 		h.log.Error("dingtalk: issue token", "err", err)
 		return legacyTokenBody{Errcode: legacySystem.code, Errmsg: legacySystem.msg}
 	}
-	return legacyTokenBody{AccessToken: tok.Value, Errmsg: "ok", ExpiresIn: h.expiresIn(tok)}
+	return legacyTokenBody{AccessToken: tok.Value, Errmsg: "ok", ExpiresIn: tok.SecondsLeft(h.svc.Now())}
 }

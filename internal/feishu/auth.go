@@ -2,7 +2,6 @@ package feishu
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 
 	"github.com/qunhq/qun/internal/httpx"
@@ -51,7 +50,7 @@ func (h *Handler) tenantAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Tt-Logid", logID)
-	httpx.WriteJSON(w, http.StatusOK, contentType, tenantTokenBody{Msg: "ok", TenantAccessToken: tok.Value, Expire: h.remaining(tok)})
+	httpx.WriteJSON(w, http.StatusOK, contentType, tenantTokenBody{Msg: "ok", TenantAccessToken: tok.Value, Expire: tok.SecondsLeft(h.svc.Now())})
 }
 
 // appAccessToken serves POST /open-apis/auth/v3/app_access_token/internal.
@@ -72,7 +71,7 @@ func (h *Handler) appAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Tt-Logid", logID)
-	httpx.WriteJSON(w, http.StatusOK, contentType, appTokenBody{Msg: "ok", AppAccessToken: app.Value, TenantAccessToken: tenant.Value, Expire: h.remaining(app)})
+	httpx.WriteJSON(w, http.StatusOK, contentType, appTokenBody{Msg: "ok", AppAccessToken: app.Value, TenantAccessToken: tenant.Value, Expire: app.SecondsLeft(h.svc.Now())})
 }
 
 // tokenError writes a token endpoint's error answer.
@@ -120,9 +119,4 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, logID string, re
 		return tokenError(errInternal, err)
 	}
 	return tok, true
-}
-
-// remaining is a token's remaining lifetime in whole seconds.
-func (h *Handler) remaining(tok qun.Token) int {
-	return int(math.Round(tok.ExpiresAt.Sub(h.svc.Now()).Seconds()))
 }

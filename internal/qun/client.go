@@ -77,19 +77,27 @@ func (s *Service) ExchangeCode(ctx context.Context, actor Actor, code string, tt
 	return out, err
 }
 
-// SessionOf returns the member's unexpired session in an app, or
-// ReasonNoSession.
-func (s *Service) SessionOf(ctx context.Context, p Platform, tenantKey, userID, appKey string) (Token, error) {
-	var tok Token
+// SessionOf returns the member's unexpired session in an app, and the
+// actor the app's client acts as, or ReasonNoSession.
+func (s *Service) SessionOf(ctx context.Context, p Platform, tenantKey, userID, appKey string) (Actor, Token, error) {
+	var (
+		actor Actor
+		tok   Token
+	)
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
+		if actor, err = clientActor(tx, p, tenantKey, appKey); ErrorCode(err) == ENotFound {
+			return Errorf(EUnavailable, ReasonNoSession, "no such app or corporation")
+		} else if err != nil {
+			return err
+		}
 		tok, err = tx.LatestToken(Session, p, appKey, tenantKey, userID)
 		if ErrorCode(err) == ENotFound || (err == nil && !tok.ExpiresAt.After(s.now())) {
 			return Errorf(EUnavailable, ReasonNoSession, "no session or expired")
 		}
 		return err
 	})
-	return tok, err
+	return actor, tok, err
 }
 
 // IssueTicket returns the actor's app's ticket of kind (CorpTicket or
@@ -131,18 +139,20 @@ func (s *Service) Ticket(ctx context.Context, p Platform, tenantKey, appKey stri
 func (s *Service) ClientActor(ctx context.Context, p Platform, tenantKey, appKey string) (Actor, error) {
 	var a Actor
 	err := s.store.View(ctx, func(tx Tx) error {
-		t, err := tx.TenantByKey(p, tenantKey)
-		if err != nil {
-			return err
-		}
-		app, err := tx.AppByKey(p, t.ID, appKey)
-		if err != nil {
-			return err
-		}
-		a = Actor{App: app, Tenant: t}
-		return nil
+		var err error
+		a, err = clientActor(tx, p, tenantKey, appKey)
+		return err
 	})
 	return a, err
+}
+
+func clientActor(tx Tx, p Platform, tenantKey, appKey string) (Actor, error) {
+	t, err := tx.TenantByKey(p, tenantKey)
+	if err != nil {
+		return Actor{}, err
+	}
+	app, err := tx.AppByKey(p, t.ID, appKey)
+	return Actor{App: app, Tenant: t}, err
 }
 
 // TenantApps returns the tenant of p with key tenantKey and its apps.

@@ -80,7 +80,7 @@ func loadDirectory(tx Tx, d Directory) error {
 		}
 		for _, u := range td.Users {
 			u.TenantID = t.ID
-			if err := validateUser(&u); err != nil {
+			if err := validateUser(&u, t.Platform); err != nil {
 				return err
 			}
 			if err := tx.CreateUser(&u); err != nil {
@@ -294,7 +294,7 @@ func validateApp(a *App, t Tenant) error {
 	return nil
 }
 
-func validateUser(u *User) error {
+func validateUser(u *User, p Platform) error {
 	if u.UserID == "" {
 		return Invalid(ReasonField, "user_id", "a user needs a user_id")
 	}
@@ -316,9 +316,9 @@ func validateUser(u *User) error {
 		return Invalid(ReasonField, "status", fmt.Sprintf("user %s: unknown status %q (want active or resigned)", u.UserID, u.Status))
 	}
 	switch {
-	case u.Kind == MemberUser && u.Contact != "":
-		return Invalid(ReasonField, "contact", fmt.Sprintf("user %s: only external contacts have a contact type", u.UserID))
-	case u.Kind == ExternalUser && u.Contact == "":
+	case u.Contact != "" && (p != WeCom || u.Kind != ExternalUser):
+		return Invalid(ReasonField, "contact", fmt.Sprintf("user %s: only WeCom external contacts have a contact type", u.UserID))
+	case p == WeCom && u.Kind == ExternalUser && u.Contact == "":
 		// WeCom's own convention: wo… IDs are WeCom users, others WeChat.
 		u.Contact = WeChatContact
 		if strings.HasPrefix(u.UserID, "wo") {
@@ -428,7 +428,7 @@ func (s *Service) CreateUser(ctx context.Context, p Platform, tenantKey string, 
 			return err
 		}
 		u.TenantID = t.ID
-		if err := validateUser(&u); err != nil {
+		if err := validateUser(&u, p); err != nil {
 			return err
 		}
 		if err := tx.CreateUser(&u); err != nil {
@@ -452,7 +452,7 @@ func (s *Service) SetUserStatus(ctx context.Context, r UserRef, status UserStatu
 			return err
 		}
 		u.Status = status
-		if err := validateUser(&u); err != nil {
+		if err := validateUser(&u, r.Platform); err != nil {
 			return err
 		}
 		return tx.UpdateUser(u)

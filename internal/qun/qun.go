@@ -9,6 +9,7 @@
 package qun
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -389,6 +390,12 @@ type Token struct {
 	UserID    string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+}
+
+// SecondsLeft is the token's remaining lifetime at now in whole seconds,
+// as the platforms' expire fields give it (never negative).
+func (t Token) SecondsLeft(now time.Time) int {
+	return max(0, int(math.Round(t.ExpiresAt.Sub(now).Seconds())))
 }
 
 // LinkKind is how corporations are linked.

@@ -226,23 +226,22 @@ func (s *Server) adminPatchTenant(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return s.svc.UpdateTenant(r.Context(), p, r.PathValue("key"), func(t *qun.Tenant) {
-		if in.Name != nil {
-			t.Name = *in.Name
-		}
+		patch(&t.Name, in.Name)
 		if pol := in.Policy; pol != nil {
-			for _, f := range []struct {
-				dst *bool
-				v   *bool
-			}{{&t.Policy.PublicChats, pol.PublicChats}, {&t.Policy.RestrictedMode, pol.RestrictedMode}, {&t.Policy.HideMemberCount, pol.HideMemberCount}, {&t.Policy.CorpGroupChat, pol.CorpGroupChat}} {
-				if f.v != nil {
-					*f.dst = *f.v
-				}
-			}
-			if pol.BlockedWords != nil {
-				t.Policy.BlockedWords = *pol.BlockedWords
-			}
+			patch(&t.Policy.PublicChats, pol.PublicChats)
+			patch(&t.Policy.RestrictedMode, pol.RestrictedMode)
+			patch(&t.Policy.HideMemberCount, pol.HideMemberCount)
+			patch(&t.Policy.BlockedWords, pol.BlockedWords)
+			patch(&t.Policy.CorpGroupChat, pol.CorpGroupChat)
 		}
 	})
+}
+
+// patch sets *dst to *v when the request sent v.
+func patch[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 func (s *Server) adminLinks(r *http.Request) (any, error) {
@@ -290,12 +289,8 @@ func (s *Server) adminPatchLink(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return s.svc.UpdateLink(r.Context(), p, r.PathValue("key"), func(l *qun.Link) {
-		if in.Name != nil {
-			l.Name = *in.Name
-		}
-		if in.MutualVisible != nil {
-			l.MutualVisible = *in.MutualVisible
-		}
+		patch(&l.Name, in.Name)
+		patch(&l.MutualVisible, in.MutualVisible)
 	})
 }
 
@@ -319,32 +314,17 @@ type appInput struct {
 }
 
 func (in appInput) apply(a *qun.App) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&a.Secret, in.Secret)
-	set(&a.Name, in.Name)
-	set(&a.Developer, in.Developer)
-	set(&a.AgentID, in.AgentID)
-	if in.Kind != nil {
-		a.Kind = *in.Kind
-	}
-	for _, f := range []struct {
-		dst *bool
-		v   *bool
-	}{{&a.Bot, in.Bot}, {&a.Installed, in.Installed}, {&a.ExternalChats, in.ExternalChats}, {&a.StandardGroups, in.StandardGroups}} {
-		if f.v != nil {
-			*f.dst = *f.v
-		}
-	}
-	if in.Scopes != nil {
-		a.Scopes = *in.Scopes
-	}
-	if in.Visible != nil {
-		a.Visible = *in.Visible
-	}
+	patch(&a.Secret, in.Secret)
+	patch(&a.Name, in.Name)
+	patch(&a.Developer, in.Developer)
+	patch(&a.AgentID, in.AgentID)
+	patch(&a.Kind, in.Kind)
+	patch(&a.Bot, in.Bot)
+	patch(&a.Installed, in.Installed)
+	patch(&a.ExternalChats, in.ExternalChats)
+	patch(&a.StandardGroups, in.StandardGroups)
+	patch(&a.Scopes, in.Scopes)
+	patch(&a.Visible, in.Visible)
 }
 
 // listScope reads the platform and tenant query parameters of a listing.

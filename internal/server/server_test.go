@@ -192,12 +192,13 @@ func TestAdminDingTalk(t *testing.T) {
 	}
 	var contact struct {
 		Kind    string
+		Contact string
 		Aliases []struct{ Kind, Value string }
 	}
 	if err := srv.Admin("POST", "/admin/v1/users", map[string]any{"platform": "dingtalk", "tenant": corp, "user_id": "ext003", "kind": "external"}, &contact); err != nil {
 		t.Fatal(err)
 	}
-	if contact.Kind != "external" || len(contact.Aliases) == 0 || contact.Aliases[0].Kind != "union_id" {
+	if contact.Kind != "external" || contact.Contact != "" || len(contact.Aliases) == 0 || contact.Aliases[0].Kind != "union_id" {
 		t.Errorf("external contact = %+v", contact)
 	}
 }

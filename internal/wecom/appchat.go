@@ -119,7 +119,7 @@ func (h *Handler) createAppchat(c *call) (any, error) {
 	}
 	v, err := h.svc.CreateChat(c.r.Context(), c.actor, in)
 	if e := qun.AsError(err); e != nil && (e.Field == "owner_id" || e.Field == "owner") {
-		return nil, &ownerError{err}
+		return nil, coded{errBadOwner, err} // whatever the owner's fault
 	} else if err != nil {
 		return nil, err
 	}
@@ -225,18 +225,4 @@ func (h *Handler) updateAppchat(c *call) (any, error) {
 		return nil, err
 	}
 	return ok, nil
-}
-
-// ownerError is a failure to do with the owner: 86005 whatever the rule.
-type ownerError struct{ err error }
-
-func (o *ownerError) Error() string { return "wecom: invalid owner: " + o.err.Error() }
-func (o *ownerError) Unwrap() error { return o.err }
-
-func (o *ownerError) As(target any) bool {
-	if p, isAPIError := target.(*apiError); isAPIError {
-		*p = errBadOwner
-		return true
-	}
-	return false
 }

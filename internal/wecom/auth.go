@@ -1,17 +1,11 @@
 package wecom
 
 import (
-	"math"
 	"time"
 
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 )
-
-// secondsLeft is the whole seconds until t.
-func (h *Handler) secondsLeft(t time.Time) int {
-	return max(0, int(math.Round(t.Sub(h.svc.Now()).Seconds())))
-}
 
 type tokenAnswer struct {
 	envelope
@@ -43,7 +37,7 @@ func (h *Handler) getToken(c *call) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return tokenAnswer{envelope: ok, AccessToken: tok.Value, ExpiresIn: h.secondsLeft(tok.ExpiresAt)}, nil
+	return tokenAnswer{envelope: ok, AccessToken: tok.Value, ExpiresIn: tok.SecondsLeft(h.svc.Now())}, nil
 }
 
 type suiteTokenRequest struct {
@@ -85,7 +79,7 @@ func (h *Handler) getSuiteToken(c *call) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return suiteTokenAnswer{envelope: ok, SuiteAccessToken: tok.Value, ExpiresIn: h.secondsLeft(tok.ExpiresAt)}, nil
+	return suiteTokenAnswer{envelope: ok, SuiteAccessToken: tok.Value, ExpiresIn: tok.SecondsLeft(h.svc.Now())}, nil
 }
 
 type ticketAnswer struct {
@@ -114,7 +108,7 @@ func (h *Handler) ticket(c *call, kind qun.TokenKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ticketAnswer{envelope: ok, Ticket: tok.Value, ExpiresIn: h.secondsLeft(tok.ExpiresAt)}, nil
+	return ticketAnswer{envelope: ok, Ticket: tok.Value, ExpiresIn: tok.SecondsLeft(h.svc.Now())}, nil
 }
 
 // sessionAnswer is the answer of both jscode2session APIs; the
@@ -154,20 +148,7 @@ func (h *Handler) codeToSession(c *call) (any, error) {
 // too large is 47001; an empty body is an empty object.
 func (h *Handler) decode(c *call, v any) error {
 	if err := httpx.DecodeJSON(c.w, c.r, h.cfg.MaxBody, v); err != nil {
-		return &decodeError{err}
+		return coded{errDataFormat, err}
 	}
 	return nil
-}
-
-// decodeError is a body that did not decode; it answers 47001.
-type decodeError struct{ err error }
-
-func (d *decodeError) Error() string { return "wecom: data format error: " + d.err.Error() }
-
-func (d *decodeError) As(target any) bool {
-	if p, isAPIError := target.(*apiError); isAPIError {
-		*p = errDataFormat
-		return true
-	}
-	return false
 }

@@ -361,12 +361,12 @@ func (h *Handler) miniProgram(r *http.Request, in invocation) answer {
 		out.Code = code.Value
 		return out
 	case "checkSession":
-		s, err := h.svc.SessionOf(r.Context(), qun.WeCom, cc.Corp, cc.User, appKey)
+		_, s, err := h.svc.SessionOf(r.Context(), qun.WeCom, cc.Corp, cc.User, appKey)
 		if err != nil {
 			return result(in.Name, outNoSession)
 		}
 		out := result(in.Name, outOK)
-		left := h.secondsLeft(s.ExpiresAt)
+		left := s.SecondsLeft(h.svc.Now())
 		out.ExpireIn = &left
 		return out
 	case "createCorpGroupChat":
@@ -374,10 +374,7 @@ func (h *Handler) miniProgram(r *http.Request, in invocation) answer {
 		if !ok {
 			return result(in.Name, outNoFunction)
 		}
-		if _, err := h.svc.SessionOf(r.Context(), qun.WeCom, cc.Corp, cc.User, appKey); err != nil {
-			return result(in.Name, outNoSession)
-		}
-		actor, err := h.svc.ClientActor(r.Context(), qun.WeCom, cc.Corp, appKey)
+		actor, _, err := h.svc.SessionOf(r.Context(), qun.WeCom, cc.Corp, cc.User, appKey)
 		if err != nil {
 			return result(in.Name, outNoSession)
 		}

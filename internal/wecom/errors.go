@@ -57,6 +57,16 @@ var (
 	errBadMembers        = apiError{86216, "invalid chat member userid"}
 )
 
+// coded is a failure whose errcode is fixed, with the error behind it for
+// the log.
+type coded struct {
+	apiError
+	cause error
+}
+
+func (c coded) Error() string { return c.apiError.Error() + ": " + c.cause.Error() }
+func (c coded) Unwrap() error { return c.cause }
+
 // byReason maps domain reasons to errcodes; byCode is the fallback.
 var (
 	byReason = map[qun.Reason]apiError{
@@ -93,6 +103,10 @@ var (
 
 // toAPIError maps an error to its errcode; unknown errors are -1.
 func toAPIError(err error) apiError {
+	var c coded
+	if errors.As(err, &c) {
+		return c.apiError
+	}
 	var e apiError
 	if errors.As(err, &e) {
 		return e

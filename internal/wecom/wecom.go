@@ -213,10 +213,8 @@ func (h *Handler) write(c *call, body any, err error) {
 		body = envelope{Errcode: e.code, Errmsg: e.message(c.r)}
 	}
 	env := ok
-	if e, isEnv := body.(envelope); isEnv {
-		env = e
-	} else if b, isBody := body.(interface{ head() envelope }); isBody {
-		env = b.head()
+	if b, isBody := body.(interface{ head() envelope }); isBody {
+		env = b.head() // envelope, or an answer embedding it
 	}
 	c.w.Header().Set("Error-Code", strconv.Itoa(env.Errcode))
 	c.w.Header().Set("Error-Msg", env.Errmsg)
