@@ -1,7 +1,6 @@
 package dingtalk
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/qunhq/qun/internal/httpx"
@@ -34,7 +33,7 @@ func (h *Handler) accessToken(w http.ResponseWriter, r *http.Request) {
 	raw, err := httpx.ReadBody(w, r, h.cfg.MaxBody)
 	var req accessTokenRequest
 	if err == nil {
-		err = json.Unmarshal(raw, &req)
+		err = httpx.Unmarshal(raw, &req)
 	}
 	if err != nil || req.AppKey == "" || req.AppSecret == "" {
 		h.writeError(c, &failure{apiError: errParameter, cause: err})

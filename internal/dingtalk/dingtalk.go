@@ -82,6 +82,8 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.legacy("POST /chat/create", permManage, h.legacyCreate)
 	h.legacy("POST /chat/update", permManage, h.legacyUpdate)
 	h.legacy("GET /chat/get", permRead, h.legacyGet)
+	h.mux.HandleFunc("/gettoken", h.legacyNotFound)
+	h.mux.HandleFunc("/chat/", h.legacyNotFound)
 	return h
 }
 

@@ -34,6 +34,9 @@ var (
 	legacyMissingKey    = legacyError{40035, "缺少参数 corpid or appkey"}
 	legacyBadKey        = legacyError{40096, "不合法的appKey或appSecret"}
 	legacyInvalidParams = legacyError{40035, "缺少参数"}
+	legacyNoSuchURI     = legacyError{404, "请求的URI地址不存在"}
+	legacyWantGET       = legacyError{43001, "需要GET请求"}
+	legacyWantPOST      = legacyError{43002, "需要POST请求"}
 )
 
 func (e legacyError) Error() string { return "dingtalk legacy " + itoa(e.code) + ": " + e.msg }
@@ -105,6 +108,21 @@ func (h *Handler) legacy(pattern string, perms []string, fn endpoint) {
 	}), func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, contentType, legacyBody{Errcode: legacySystem.code, Errmsg: legacySystem.msg})
 	}))
+}
+
+// legacyNotFound answers an unknown legacy path (errcode 404) or a known
+// one called with the wrong method (43001 or 43002), HTTP 200 as always.
+func (h *Handler) legacyNotFound(w http.ResponseWriter, r *http.Request) {
+	httpx.Annotate(r, "dingtalk", "unknown", "")
+	e := legacyNoSuchURI
+	switch allowed := httpx.Allowed(h.mux, r); {
+	case slices.Contains(allowed, http.MethodGet):
+		e = legacyWantGET
+	case len(allowed) > 0:
+		e = legacyWantPOST
+	}
+	httpx.RecordOf(r.Context()).Set(func(rec *httpx.Record) { rec.Code = itoa(e.code) })
+	httpx.WriteJSON(w, http.StatusOK, contentType, legacyBody{Errcode: e.code, Errmsg: e.msg})
 }
 
 func (h *Handler) serveLegacy(c *call, route string, perms []string, fn endpoint) (any, error) {

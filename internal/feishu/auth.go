@@ -1,7 +1,6 @@
 package feishu
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/qunhq/qun/internal/httpx"
@@ -87,7 +86,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, logID stri
 	var req tokenRequest
 	body, err := httpx.ReadBody(w, r, h.cfg.MaxBody)
 	if err == nil {
-		err = json.Unmarshal(body, &req)
+		err = httpx.Unmarshal(body, &req)
 	}
 	if err != nil || req.AppID == "" || req.AppSecret == "" {
 		tokenError(w, r, logID, errTokenInvalidParam, err)

@@ -149,18 +149,3 @@ func TestBearer(t *testing.T) {
 		t.Errorf("deleted app through the SDK: resp %v err %v; want token error 10003", resp, err)
 	}
 }
-
-// TestUnknownRoutes answer like Feishu's gateway: 404, text.
-func TestUnknownRoutes(t *testing.T) {
-	srv := quntest.NewServer(t)
-	for _, c := range []struct{ method, path string }{
-		{"GET", "/open-apis/im/v1/nothing"},
-		{"PATCH", "/open-apis/auth/v3/tenant_access_token/internal"},
-		{"GET", "/open-apis/auth/v3/tenant_access_token/internal"},
-	} {
-		r := do(t, c.method, srv.URL+c.path, "", "")
-		if r.Status != 404 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
-			t.Errorf("%s %s: HTTP %d %q", c.method, c.path, r.Status, r.Header.Get("Content-Type"))
-		}
-	}
-}

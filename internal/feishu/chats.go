@@ -1,7 +1,6 @@
 package feishu
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 )
 
@@ -136,36 +136,33 @@ func pick[T any](field string, v *string, values map[string]T, dst *T) error {
 	return nil
 }
 
-// decodeBody decodes a JSON request body into v. An empty body is an empty
-// object. Malformed JSON and wrong types are 232001 naming the field.
+// decodeBody decodes a JSON request body into v with the shared strict
+// decoder. An empty body is an empty object. Malformed JSON, bytes after the
+// value and wrong types are 232001 naming the field.
 func decodeBody(raw []byte, v any) error {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	err := httpx.Unmarshal(raw, v)
+	var (
+		syn      *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		trailing *httpx.TrailingDataError
+	)
+	switch {
+	case err == nil, errors.Is(err, httpx.ErrEmptyBody):
 		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(v); err != nil {
-		var (
-			syn *json.SyntaxError
-			typ *json.UnmarshalTypeError
-		)
-		switch {
-		case errors.As(err, &syn):
-			return fail(errInvalidParam).field("body", "", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn))
-		case errors.As(err, &typ):
-			field := typ.Field
-			if field == "" {
-				field = "body"
-			}
-			return fail(errInvalidParam).field(field, typ.Value, "must be of type "+jsonType(typ.Type.String()))
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return fail(errInvalidParam).field("body", "", "truncated JSON")
-		}
-		return fail(errInvalidParam).field("body", "", err.Error())
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	case errors.As(err, &syn):
+		return fail(errInvalidParam).field("body", "", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn))
+	case errors.As(err, &trailing):
 		return fail(errInvalidParam).field("body", "", "unexpected data after the JSON object")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return fail(errInvalidParam).field(field, typ.Value, "must be of type "+jsonType(typ.Type.String()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fail(errInvalidParam).field("body", "", "truncated JSON")
 	}
-	return nil
+	return fail(errInvalidParam).field("body", "", err.Error())
 }
 
 // jsonType names a Go type in JSON's terms.

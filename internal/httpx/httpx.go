@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 )
 
@@ -111,28 +112,6 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, err
 }
 
-// DecodeJSON reads the request body, at most limit bytes, into v: one JSON
-// value and nothing after it; an empty body reads as {}.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	raw, err := ReadBody(w, r, limit)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errTrailing
-	}
-	return nil
-}
-
-var errTrailing = errors.New("unexpected data after the JSON value")
-
 // Recover calls onPanic (which must write a response) when next panics, and
 // logs the panic with its stack. http.ErrAbortHandler is re-raised.
 func Recover(log *slog.Logger, next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {
@@ -152,4 +131,23 @@ func Recover(log *slog.Logger, next http.Handler, onPanic func(w http.ResponseWr
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// methods are the HTTP methods Allowed tries.
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Allowed returns the methods for which mux has a route at r's path.
+// Routes count when registered with a method ("POST /x"); patterns
+// without one are the fallbacks that call Allowed, so a fallback can tell
+// an unknown path (none) from a wrong method (some).
+func Allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); strings.HasPrefix(pattern, m+" ") {
+			out = append(out, m)
+		}
+	}
+	return out
 }

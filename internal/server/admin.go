@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -114,10 +113,16 @@ type badRequest struct{ msg string }
 
 func (b badRequest) Error() string { return b.msg }
 
+// maxAdminBody limits admin request bodies (a batch of users is the
+// largest).
+const maxAdminBody = 16 << 20
+
 func decodeAdmin(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	raw, err := httpx.ReadBody(nil, r, maxAdminBody)
+	if err == nil {
+		err = httpx.UnmarshalKnown(raw, v)
+	}
+	if err != nil {
 		return badRequest{"invalid JSON body: " + err.Error()}
 	}
 	return nil

@@ -176,7 +176,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	raw, err := httpx.ReadBody(w, r, h.cfg.MaxBody)
 	var in invocation
 	if err == nil {
-		err = json.Unmarshal(raw, &in)
+		err = httpx.Unmarshal(raw, &in)
 	}
 	var out answer
 	switch {
@@ -229,7 +229,7 @@ type agentConfigArgs struct {
 // the app's agent_config ticket, the nonce, the timestamp and the page URL.
 func (h *Handler) agentConfig(r *http.Request, in invocation) answer {
 	var a agentConfigArgs
-	if json.Unmarshal(in.Args, &a) != nil {
+	if httpx.Unmarshal(in.Args, &a) != nil {
 		return result(in.Name, outInvalid)
 	}
 	if a.CorpID == "" || !strings.EqualFold(a.CorpID, in.Context.Corp) {
@@ -269,7 +269,7 @@ type corpConfigArgs struct {
 // jsapi_ticket of any of the corporation's apps.
 func (h *Handler) corpConfig(r *http.Request, in invocation) answer {
 	var a corpConfigArgs
-	if json.Unmarshal(in.Args, &a) != nil {
+	if httpx.Unmarshal(in.Args, &a) != nil {
 		return result("config", outInvalid)
 	}
 	if a.AppID == "" || !strings.EqualFold(a.AppID, in.Context.Corp) {
@@ -303,7 +303,7 @@ type verifyParams struct {
 // app identity (应用身份) fail without one.
 func (h *Handler) verifiedAgent(r *http.Request, in invocation) (qun.Actor, bool) {
 	var vp verifyParams
-	if json.Unmarshal(in.Args, &vp) != nil || in.Agent == "" || vp.SignType != "sha1" || !strings.EqualFold(vp.AppID, in.Context.Corp) {
+	if httpx.Unmarshal(in.Args, &vp) != nil || in.Agent == "" || vp.SignType != "sha1" || !strings.EqualFold(vp.AppID, in.Context.Corp) {
 		return qun.Actor{}, false
 	}
 	actor, err := h.svc.ClientActor(r.Context(), qun.WeCom, in.Context.Corp, in.Agent)
@@ -347,7 +347,7 @@ func (h *Handler) miniProgram(r *http.Request, in invocation) answer {
 		var args struct {
 			SuiteID string `json:"suiteId"`
 		}
-		if len(in.Args) > 0 && json.Unmarshal(in.Args, &args) != nil {
+		if len(in.Args) > 0 && httpx.Unmarshal(in.Args, &args) != nil {
 			return result(in.Name, outInvalid)
 		}
 		if args.SuiteID != "" {
@@ -409,7 +409,7 @@ func parseCorpGroup(raw json.RawMessage, app qun.App, v version) (qun.CorpGroupR
 		a   corpGroupArgs
 		req qun.CorpGroupRequest
 	)
-	if json.Unmarshal(raw, &a) != nil {
+	if httpx.Unmarshal(raw, &a) != nil {
 		return req, false
 	}
 	var (
@@ -461,7 +461,7 @@ func optional(raw json.RawMessage, v any) bool {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return true
 	}
-	return json.Unmarshal(raw, v) == nil
+	return httpx.Unmarshal(raw, v) == nil
 }
 
 // createCorpGroupChat applies the seed's rules through the core and
