@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/ratelimit"
 	"github.com/qunhq/qun/internal/server"
 )
 
@@ -43,41 +44,92 @@ type Server struct {
 }
 
 // Option configures a test server.
-type Option func(*server.Config)
+type Option struct{ apply func(*server.Config) }
+
+// Platform names one of the platforms qun serves.
+type Platform string
+
+// The platforms, for options that set one platform's behaviour.
+const (
+	Feishu   Platform = "feishu"
+	DingTalk Platform = "dingtalk"
+	WeCom    Platform = "wecom"
+)
+
+// Limit allows N calls Per window (a sliding window).
+type Limit struct {
+	N   int
+	Per time.Duration
+}
 
 // WithFixtures loads a fixtures file instead of the demo directory.
 func WithFixtures(path string) Option {
-	return func(c *server.Config) { c.Fixtures = path }
+	return Option{func(c *server.Config) { c.Fixtures = path }}
 }
 
-// WithClock makes the node read the time from now (token expiry, dedupe
-// windows).
+// WithClock makes the node read the time from now: token expiry, login
+// codes and sessions, the 10-hour dedupe window and rate-limit windows.
 func WithClock(now func() time.Time) Option {
-	return func(c *server.Config) { c.Clock = now }
+	return Option{func(c *server.Config) { c.Clock = now }}
 }
 
 // WithDataDir keeps the database in dir, e.g. to restart a node on the
 // same data.
 func WithDataDir(dir string) Option {
-	return func(c *server.Config) { c.DataDir = dir }
+	return Option{func(c *server.Config) { c.DataDir = dir }}
 }
 
 // WithoutRateLimits switches the platforms' rate limits off (Feishu's 50 a
 // second, DingTalk's 20, WeCom's 10,000 a minute), for tests that call
 // faster than a real tenant may.
 func WithoutRateLimits() Option {
-	return func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits, c.WeCom.RateLimits = nil, nil, nil }
+	return Option{func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits, c.WeCom.RateLimits = nil, nil, nil }}
 }
 
-// WithConfig changes the node's configuration directly, e.g. a dialect's
-// rate limits or token lifetimes.
-func WithConfig(change func(*server.Config)) Option {
-	return func(c *server.Config) { change(c) }
+// WithRateLimits replaces one platform's rate limits (a call must be within
+// every limit) for each key the platform limits: Feishu API × app ×
+// tenant, DingTalk API × app, WeCom corporation × API. No limits switch the
+// platform's off.
+func WithRateLimits(p Platform, limits ...Limit) Option {
+	var rules []ratelimit.Rule
+	for _, l := range limits {
+		rules = append(rules, ratelimit.Rule{Limit: l.N, Window: l.Per})
+	}
+	return Option{func(c *server.Config) {
+		switch p {
+		case Feishu:
+			c.Feishu.RateLimits = rules
+		case DingTalk:
+			c.DingTalk.RateLimits = rules
+		case WeCom:
+			c.WeCom.RateLimits = rules
+		}
+	}}
+}
+
+// WithTokenTTL sets the lifetime of one platform's access tokens (all
+// three: 2 hours).
+func WithTokenTTL(p Platform, ttl time.Duration) Option {
+	return Option{func(c *server.Config) {
+		switch p {
+		case Feishu:
+			c.Feishu.TokenTTL = ttl
+		case DingTalk:
+			c.DingTalk.TokenTTL = ttl
+		case WeCom:
+			c.WeCom.TokenTTL = ttl
+		}
+	}}
+}
+
+// WithRequestTimeout bounds the work of one request (default 30 seconds).
+func WithRequestTimeout(d time.Duration) Option {
+	return Option{func(c *server.Config) { c.RequestTimeout = d }}
 }
 
 // WithLogger sends the node's logs to log instead of discarding them.
 func WithLogger(log *slog.Logger) Option {
-	return func(c *server.Config) { c.Logger = log }
+	return Option{func(c *server.Config) { c.Logger = log }}
 }
 
 // NewServer starts a node and closes it when the test ends.
@@ -88,7 +140,9 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	cfg.AdminToken = AdminToken
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, o := range opts {
-		o(&cfg)
+		if o.apply != nil {
+			o.apply(&cfg)
+		}
 	}
 	s := &Server{tb: tb, cfg: cfg}
 	s.start()
@@ -138,7 +192,7 @@ func (s *Server) Reset() {
 
 // Admin calls the admin API: method and path (e.g. "GET", "/admin/v1/chats"),
 // an optional JSON body, and out (if not nil) receives the JSON answer. A
-// status other than 200 is an error holding the answer.
+// status outside 2xx is an error holding the answer.
 func (s *Server) Admin(method, path string, body, out any) error {
 	var r io.Reader
 	if body != nil {
@@ -163,7 +217,7 @@ func (s *Server) Admin(method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("quntest: %s %s: %s: %s", method, path, resp.Status, raw)
 	}
 	if out != nil {

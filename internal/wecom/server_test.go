@@ -13,8 +13,6 @@ import (
 
 	workwx "github.com/xen0n/go-workwx"
 
-	"github.com/qunhq/qun/internal/ratelimit"
-	"github.com/qunhq/qun/internal/server"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -412,9 +410,7 @@ func TestRequestShape(t *testing.T) {
 // TestRateLimit: an API refuses calls over the corporation's limit with
 // 45009, and other corporations are not affected.
 func TestRateLimit(t *testing.T) {
-	srv := quntest.NewServer(t, quntest.WithConfig(func(c *server.Config) {
-		c.WeCom.RateLimits = []ratelimit.Rule{{Limit: 3, Window: time.Minute}}
-	}))
+	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.WeCom, quntest.Limit{N: 3, Per: time.Minute}))
 	q := url.Values{"access_token": {token(t, srv, corp, secret)}}
 	for i := range 3 {
 		if a := get(t, srv, "/cgi-bin/get_jsapi_ticket", q); a.code() != 0 {
