@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,33 +11,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServe runs `qun serve` as the README does, follows the README's curl
 // session against it, and stops it the way Ctrl-C does.
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	env := map[string]string{"QUN_DATA": filepath.Join(dir, "data"), "QUN_ADMIN_TOKEN": "from-env"}
-	status := make(chan int, 1)
-	go func() {
-		status <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, func(k string) string { return env[k] }, pw, io.Discard)
-		pw.Close()
-	}()
-	var banner bytes.Buffer
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "tenant_access_token/internal") {
-		banner.WriteString(sc.Text() + "\n")
-	}
-	go io.Copy(io.Discard, pr)
-	out := banner.String()
-	base := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(out)
-	if base == nil {
-		t.Fatalf("no listen address in:\n%s", out)
-	}
+	n := startNode(t, map[string]string{"QUN_DATA": filepath.Join(dir, "data"), "QUN_ADMIN_TOKEN": "from-env"})
+	out := n.Banner
+	base := []string{"", n.URL}
 	for _, want := range []string{"admin token: from-env", "cli_a10fbf7e94b8d01d", "demo-feishu-secret", "736588c9260f175e", filepath.Join(dir, "data")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
@@ -71,14 +51,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("create: %v", created)
 	}
 
-	cancel()
-	select {
-	case code := <-status:
-		if code != 0 {
-			t.Errorf("exit status %d after shutdown", code)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := n.stop(); code != 0 {
+		t.Errorf("exit status %d after shutdown", code)
 	}
 }
 
@@ -121,23 +95,7 @@ func TestReadmeCurlSession(t *testing.T) {
 	if len(sessions) < 3 {
 		t.Fatalf("%d curl sessions in README.md, want one per platform", len(sessions))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn"}, func(string) string { return "" }, pw, io.Discard)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var base string
-	for sc.Scan() {
-		if f := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(sc.Text()); f != nil {
-			base = f[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
+	base := startNode(t, nil, "--data", t.TempDir()).URL
 	// Each session must end with its platform's success answer.
 	success := []*regexp.Regexp{
 		regexp.MustCompile(`"code":0,"msg":"success".*"owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"`),
@@ -152,6 +110,4 @@ func TestReadmeCurlSession(t *testing.T) {
 			t.Errorf("README session %d: %v\n%s", i+1, err, out)
 		}
 	}
-	cancel()
-	<-done
 }

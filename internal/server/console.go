@@ -26,21 +26,24 @@ const consoleCookie = "qun_admin"
 func (s *Server) consoleHandler() http.Handler {
 	return httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Annotate(r, "console", "/console", "")
-		if tok := r.FormValue("token"); tok != "" {
-			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
-				http.SetCookie(w, &http.Cookie{Name: consoleCookie, Value: tok, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			}
-			http.Redirect(w, r, "/console", http.StatusSeeOther)
-			return
-		}
 		data := struct {
 			Authorized bool
+			WrongToken bool
 			Entries    []qun.DirectoryEntry
 			Links      []qun.Link
 			Chats      []qun.ChatDetail
 			Err        string
 		}{}
-		if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1 {
+		status := http.StatusOK
+		if r.Method == http.MethodPost {
+			tok := r.PostFormValue("token")
+			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+				http.SetCookie(w, &http.Cookie{Name: consoleCookie, Value: tok, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+				http.Redirect(w, r, "/console", http.StatusSeeOther)
+				return
+			}
+			data.WrongToken, status = true, http.StatusUnauthorized
+		} else if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1 {
 			data.Authorized = true
 			var err error
 			if data.Entries, err = s.svc.Directory(r.Context(), ""); err == nil {
@@ -54,6 +57,7 @@ func (s *Server) consoleHandler() http.Handler {
 			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
 		if err := consoleTmpl.Execute(w, data); err != nil {
 			s.log.Error("console: render", "err", err)
 		}

@@ -11,10 +11,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/qunhq/qun/internal/dingtalk"
@@ -34,7 +37,8 @@ type Config struct {
 	DataDir string
 	// Fixtures is the directory fixtures file; "" loads the demo directory.
 	Fixtures string
-	// AdminToken guards the admin API and console; "" generates one.
+	// AdminToken guards the admin API and console; "" uses the one kept in
+	// DataDir (file admin-token), generating it on the first start.
 	AdminToken string
 	// Store replaces the embedded SQLite store; the caller closes it.
 	Store qun.Store
@@ -89,9 +93,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.RequestTimeout = DefaultConfig().RequestTimeout
 	}
 	if cfg.AdminToken == "" {
-		b := make([]byte, 16)
-		rand.Read(b)
-		cfg.AdminToken = "qun-admin-" + hex.EncodeToString(b)
+		tok, err := keptAdminToken(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AdminToken = tok
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store}
 	if s.store == nil {
@@ -138,6 +144,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	s.handler = s.observe(mux)
 	return s, nil
+}
+
+// AdminTokenFile is the file in the data directory that keeps a generated
+// admin token across restarts.
+const AdminTokenFile = "admin-token"
+
+// keptAdminToken returns the admin token kept in dir, generating and
+// keeping one (readable by the owner only) when there is none. Without a
+// data directory the token lives as long as the process.
+func keptAdminToken(dir string) (string, error) {
+	b := make([]byte, 16)
+	rand.Read(b)
+	fresh := "qun-admin-" + hex.EncodeToString(b)
+	if dir == "" {
+		return fresh, nil
+	}
+	path := filepath.Join(dir, AdminTokenFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(raw)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(fresh+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return fresh, nil
 }
 
 // loadDirectory loads the fixtures into an empty store; a store that

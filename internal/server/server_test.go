@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -292,5 +293,30 @@ func TestAdminWeCom(t *testing.T) {
 		if a.Key == "1000002" && (a.Name == "Renamed") != (a.Tenant == "ww4444") {
 			t.Errorf("app %s of %s is named %q", a.Key, a.Tenant, a.Name)
 		}
+	}
+}
+
+// TestConsoleWrongToken: a wrong token in the login form says so (HTTP
+// 401) instead of showing the form again as if nothing happened; the right
+// one signs in.
+func TestConsoleWrongToken(t *testing.T) {
+	srv := quntest.NewServer(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(srv.URL+"/console", url.Values{"token": {"wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(body), "Wrong token") || !strings.Contains(string(body), `name="token"`) || len(resp.Cookies()) != 0 {
+		t.Errorf("wrong token: HTTP %d %s", resp.StatusCode, body)
+	}
+	resp, err = noRedirect.PostForm(srv.URL+"/console", url.Values{"token": {quntest.AdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || resp.Cookies()[0].Value != quntest.AdminToken {
+		t.Errorf("right token: HTTP %d cookies %v", resp.StatusCode, resp.Cookies())
 	}
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// node is a `qun serve` running in the test's process.
+type node struct {
+	URL, Banner string
+	stop        func() int
+}
+
+// startNode runs `qun serve` with args (and --addr 127.0.0.1:0) and env,
+// and waits for its banner.
+func startNode(t *testing.T, env map[string]string, args ...string) *node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	status := make(chan int, 1)
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
+	go func() {
+		status <- run(ctx, args, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "tenant_access_token/internal") {
+		banner.WriteString(sc.Text() + "\n")
+	}
+	go io.Copy(io.Discard, pr)
+	n := &node{Banner: banner.String()}
+	m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(n.Banner)
+	if m == nil {
+		cancel()
+		t.Fatalf("no listen address in:\n%s", n.Banner)
+	}
+	n.URL = m[1]
+	stopped := false
+	n.stop = func() int {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-status:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+// adminToken is the token the banner printed.
+func (n *node) adminToken(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`admin token: (\S+)`).FindStringSubmatch(n.Banner)
+	if m == nil {
+		t.Fatalf("no admin token in:\n%s", n.Banner)
+	}
+	return m[1]
+}
+
+func (n *node) status(t *testing.T, method, path, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, n.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestAdminTokenKept: a generated admin token is kept in the data
+// directory, so the token printed at the first start still works after a
+// restart (the README's "restart qun" step); the flag and the environment
+// override it.
+func TestAdminTokenKept(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	first := startNode(t, nil, "--data", data)
+	tok := first.adminToken(t)
+	if !strings.HasPrefix(tok, "qun-admin-") || first.status(t, "GET", "/admin/v1/chats", tok) != 200 {
+		t.Fatalf("first start: token %q", tok)
+	}
+	first.stop()
+	fi, err := os.Stat(filepath.Join(data, "admin-token"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin-token file: %v %v, want mode 0600", fi, err)
+	}
+
+	second := startNode(t, nil, "--data", data)
+	if got := second.adminToken(t); got != tok {
+		t.Errorf("second start printed %q, want the kept %q", got, tok)
+	}
+	if code := second.status(t, "GET", "/admin/v1/chats", tok); code != 200 {
+		t.Errorf("the first start's token after a restart: HTTP %d", code)
+	}
+	second.stop()
+
+	byFlag := startNode(t, map[string]string{"QUN_ADMIN_TOKEN": "from-env"}, "--data", data, "--admin-token", "from-flag")
+	if byFlag.adminToken(t) != "from-flag" || byFlag.status(t, "GET", "/admin/v1/chats", tok) != 401 {
+		t.Errorf("--admin-token does not override the kept token:\n%s", byFlag.Banner)
+	}
+	byFlag.stop()
+	byEnv := startNode(t, map[string]string{"QUN_ADMIN_TOKEN": "from-env"}, "--data", data)
+	if byEnv.adminToken(t) != "from-env" {
+		t.Errorf("QUN_ADMIN_TOKEN does not override the kept token:\n%s", byEnv.Banner)
+	}
+}
