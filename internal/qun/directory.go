@@ -179,10 +179,20 @@ func scopedIDs(a App) (perApp, perDeveloper IDKind) {
 
 // ensureAliases gives every user of p an identifier in every app's and
 // every developer's scope, where the platform has such identifiers (see
-// scopedIDs).
-// Identifiers set explicitly are kept; missing ones are derived from the
-// user's tenant and user ID, so a reload yields the same ones.
+// scopedIDs): after an app changes, all users need looking at.
 func ensureAliases(tx Tx, p Platform) error {
+	users, err := tx.Users(p, 0)
+	if err != nil {
+		return err
+	}
+	return ensureAliasesOf(tx, p, users)
+}
+
+// ensureAliasesOf gives users of p their identifiers in every app's and
+// developer's scope. Identifiers set explicitly are kept; missing ones are
+// derived from the user's tenant and user ID, so a reload yields the same
+// ones. Its cost is that of the users given, not of the directory.
+func ensureAliasesOf(tx Tx, p Platform, users []User) error {
 	apps, err := tx.Apps(p, 0)
 	if err != nil {
 		return err
@@ -193,10 +203,6 @@ func ensureAliases(tx Tx, p Platform) error {
 	})
 	if len(apps) == 0 {
 		return nil
-	}
-	users, err := tx.Users(p, 0)
-	if err != nil {
-		return err
 	}
 	tenants, err := tx.Tenants(p)
 	if err != nil {
@@ -422,25 +428,83 @@ func (s *Service) UpdateApp(ctx context.Context, a App) (App, error) {
 
 // CreateUser adds a user to a tenant and gives it its identifiers.
 func (s *Service) CreateUser(ctx context.Context, p Platform, tenantKey string, u User) (User, error) {
+	users, err := s.CreateUsers(ctx, []NewUser{{Platform: p, Tenant: tenantKey, User: u}})
+	if err != nil {
+		return User{}, err
+	}
+	return users[0], nil
+}
+
+// NewUser is a user to create in the tenant of a platform.
+type NewUser struct {
+	Platform Platform
+	Tenant   string
+	User     User
+}
+
+// MaxNewUsers is the most users one CreateUsers call takes.
+const MaxNewUsers = 10000
+
+// CreateUsers adds users, of any tenants, in one transaction: all of them
+// or, when one is invalid, none. It returns them with their identifiers, in
+// the order given.
+func (s *Service) CreateUsers(ctx context.Context, in []NewUser) ([]User, error) {
+	if len(in) > MaxNewUsers {
+		return nil, Invalid(ReasonField, "users", fmt.Sprintf("at most %d users at once, got %d", MaxNewUsers, len(in)))
+	}
+	out := make([]User, len(in))
 	err := s.store.Update(ctx, func(tx Tx) error {
-		t, err := tx.TenantByKey(p, tenantKey)
+		tenants := map[Platform]map[string]Tenant{}
+		byPlatform := map[Platform][]User{}
+		for i, n := range in {
+			if tenants[n.Platform] == nil {
+				tenants[n.Platform] = map[string]Tenant{}
+			}
+			t, ok := tenants[n.Platform][n.Tenant]
+			if !ok {
+				var err error
+				if t, err = tx.TenantByKey(n.Platform, n.Tenant); err != nil {
+					return err
+				}
+				tenants[n.Platform][n.Tenant] = t
+			}
+			u := n.User
+			u.TenantID = t.ID
+			if err := validateUser(&u, n.Platform); err != nil {
+				return err
+			}
+			if err := tx.CreateUser(&u); err != nil {
+				return err
+			}
+			out[i] = u
+			byPlatform[n.Platform] = append(byPlatform[n.Platform], u)
+		}
+		ids := make([]int64, len(out))
+		for p, users := range byPlatform {
+			if err := ensureAliasesOf(tx, p, users); err != nil {
+				return err
+			}
+		}
+		for i, u := range out {
+			ids[i] = u.ID
+		}
+		stored, err := tx.UsersByID(ids)
 		if err != nil {
 			return err
 		}
-		u.TenantID = t.ID
-		if err := validateUser(&u, p); err != nil {
-			return err
+		byID := make(map[int64]User, len(stored))
+		for _, u := range stored {
+			byID[u.ID] = u
 		}
-		if err := tx.CreateUser(&u); err != nil {
-			return err
+		for i, u := range out {
+			out[i] = byID[u.ID]
 		}
-		if err := ensureAliases(tx, p); err != nil {
-			return err
-		}
-		u, err = tx.User(u.ID)
-		return err
+		return nil
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SetUserStatus changes a user's status (active or resigned).

@@ -29,7 +29,8 @@ type adminError struct {
 
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, fn func(r *http.Request) (any, error)) {
+	// route registers an API; creates answer 201, the rest 200.
+	routeWith := func(status int, pattern string, fn func(r *http.Request) (any, error)) {
 		mux.Handle(pattern, httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.Annotate(r, "admin", pattern, "")
 			if !s.adminAuthorized(r) {
@@ -41,31 +42,40 @@ func (s *Server) adminHandler() http.Handler {
 				s.adminError(w, r, err)
 				return
 			}
-			httpx.WriteJSON(w, http.StatusOK, adminJSON, v)
+			httpx.WriteJSON(w, status, adminJSON, v)
 		}), func(w http.ResponseWriter, r *http.Request) {
 			s.adminFail(w, r, http.StatusInternalServerError, "internal", "internal error")
 		}))
 	}
+	route := func(pattern string, fn func(r *http.Request) (any, error)) { routeWith(http.StatusOK, pattern, fn) }
+	create := func(pattern string, fn func(r *http.Request) (any, error)) { routeWith(http.StatusCreated, pattern, fn) }
 	route("GET /admin/v1/directory", s.adminDirectory)
 	route("GET /admin/v1/tenants", s.adminTenants)
-	route("POST /admin/v1/tenants", s.adminCreateTenant)
+	create("POST /admin/v1/tenants", s.adminCreateTenant)
 	route("PATCH /admin/v1/tenants/{platform}/{key}", s.adminPatchTenant)
 	route("GET /admin/v1/apps", s.adminApps)
-	route("POST /admin/v1/apps", s.adminCreateApp)
+	create("POST /admin/v1/apps", s.adminCreateApp)
 	route("PATCH /admin/v1/apps/{platform}/{key}", s.adminPatchApp)
 	route("DELETE /admin/v1/apps/{platform}/{key}", s.adminDeleteApp)
 	route("GET /admin/v1/users", s.adminUsers)
-	route("POST /admin/v1/users", s.adminCreateUser)
+	create("POST /admin/v1/users", s.adminCreateUser)
+	create("POST /admin/v1/users/batch", s.adminCreateUsers)
 	route("PATCH /admin/v1/users/{platform}/{tenant}/{user_id}", s.adminPatchUser)
 	route("GET /admin/v1/friendships", s.adminFriendships)
-	route("POST /admin/v1/friendships", s.adminAddFriendship)
+	create("POST /admin/v1/friendships", s.adminAddFriendship)
 	route("GET /admin/v1/links", s.adminLinks)
-	route("POST /admin/v1/links", s.adminPutLink)
+	create("POST /admin/v1/links", s.adminPutLink)
 	route("PATCH /admin/v1/links/{platform}/{key}", s.adminPatchLink)
 	route("GET /admin/v1/chats", s.adminChats)
 	route("GET /admin/v1/chats/{chat_id}", s.adminChat)
 	route("POST /admin/v1/reset", s.adminReset)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.Annotate(r, "admin", "unknown", "")
+		if allowed := httpx.Allowed(mux, r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.adminFail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path+" is not allowed; use "+strings.Join(allowed, " or "))
+			return
+		}
 		s.adminFail(w, r, http.StatusNotFound, "not_found", "no such admin API: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
@@ -456,18 +466,53 @@ type userInput struct {
 	Aliases  []qun.Alias     `json:"aliases"`
 }
 
+func (in userInput) newUser() (qun.NewUser, error) {
+	if !in.Platform.Valid() || in.Tenant == "" {
+		return qun.NewUser{}, badRequest{"platform and tenant are required"}
+	}
+	return qun.NewUser{Platform: in.Platform, Tenant: in.Tenant, User: qun.User{
+		UserID: in.UserID, Name: in.Name, Kind: in.Kind, Status: in.Status, Contact: in.Contact, Aliases: in.Aliases,
+	}}, nil
+}
+
 func (s *Server) adminCreateUser(r *http.Request) (any, error) {
 	var in userInput
 	if err := decodeAdmin(r, &in); err != nil {
 		return nil, err
 	}
-	if !in.Platform.Valid() || in.Tenant == "" {
-		return nil, badRequest{"platform and tenant are required"}
+	n, err := in.newUser()
+	if err != nil {
+		return nil, err
 	}
-	u, err := s.svc.CreateUser(r.Context(), in.Platform, in.Tenant, qun.User{
-		UserID: in.UserID, Name: in.Name, Kind: in.Kind, Status: in.Status, Contact: in.Contact, Aliases: in.Aliases,
-	})
-	return userView{Platform: in.Platform, Tenant: in.Tenant, User: u}, err
+	u, err := s.svc.CreateUser(r.Context(), n.Platform, n.Tenant, n.User)
+	return userView{Platform: n.Platform, Tenant: n.Tenant, User: u}, err
+}
+
+// adminCreateUsers adds many users, of any tenants, in one transaction.
+func (s *Server) adminCreateUsers(r *http.Request) (any, error) {
+	var in struct {
+		Users []userInput `json:"users"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	batch := make([]qun.NewUser, len(in.Users))
+	for i, u := range in.Users {
+		n, err := u.newUser()
+		if err != nil {
+			return nil, badRequest{fmt.Sprintf("users[%d]: %v", i, err)}
+		}
+		batch[i] = n
+	}
+	users, err := s.svc.CreateUsers(r.Context(), batch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]userView, len(users))
+	for i, u := range users {
+		out[i] = userView{Platform: batch[i].Platform, Tenant: batch[i].Tenant, User: u}
+	}
+	return map[string]any{"users": out}, nil
 }
 
 func (s *Server) adminPatchUser(r *http.Request) (any, error) {
