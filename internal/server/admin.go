@@ -48,7 +48,9 @@ func (s *Server) adminHandler() http.Handler {
 		}))
 	}
 	route := func(pattern string, fn func(r *http.Request) (any, error)) { routeWith(http.StatusOK, pattern, fn) }
-	create := func(pattern string, fn func(r *http.Request) (any, error)) { routeWith(http.StatusCreated, pattern, fn) }
+	create := func(pattern string, fn func(r *http.Request) (any, error)) {
+		routeWith(http.StatusCreated, pattern, fn)
+	}
 	route("GET /admin/v1/directory", s.adminDirectory)
 	route("GET /admin/v1/tenants", s.adminTenants)
 	create("POST /admin/v1/tenants", s.adminCreateTenant)

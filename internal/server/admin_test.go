@@ -108,7 +108,11 @@ func TestAdminBatchUsers(t *testing.T) {
 	if err := srv.Admin("POST", "/admin/v1/users/batch", map[string]any{"users": bad}, nil); err == nil || !strings.Contains(err.Error(), "409") {
 		t.Errorf("batch with a duplicate: %v, want 409", err)
 	}
-	var listed struct{ Users []struct{ UserID string `json:"user_id"` } }
+	var listed struct {
+		Users []struct {
+			UserID string `json:"user_id"`
+		}
+	}
 	if err := srv.Admin("GET", "/admin/v1/users?platform=feishu&tenant=736588c9260f175e", nil, &listed); err != nil {
 		t.Fatal(err)
 	}
