@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -95,8 +96,29 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("QUN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env QUN_LOG_LEVEL)")
 	fs.StringVar(&o.rateLimits, "rate-limits", env("QUN_RATE_LIMITS", "on"), "the platforms' rate limits: on or off (env QUN_RATE_LIMITS)")
-	fs.BoolVar(&o.reset, "reset", env("QUN_RESET", "") == "true", "wipe the database and load the fixtures again (env QUN_RESET=true)")
+	fs.BoolVar(&o.reset, "reset", false, "wipe the database and load the fixtures again (env QUN_RESET: true, 1, false, 0, ...)")
 	return fs
+}
+
+// envBools sets the boolean options whose flag was not given from their
+// environment variables, parsed as strconv.ParseBool does; anything else is
+// an error rather than a silent false.
+func envBools(fs *flag.FlagSet, getenv func(string) string, vars map[string]*bool) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, dst := range vars {
+		env := "QUN_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		v := getenv(env)
+		if given[name] || v == "" {
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: want true or false (1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False)", env, v)
+		}
+		*dst = b
+	}
+	return nil
 }
 
 func usage(w io.Writer) {
@@ -140,6 +162,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := envBools(fs, getenv, map[string]*bool{"reset": &o.reset}); err != nil {
+		return err
 	}
 	log, err := newLogger(o, stderr)
 	if err != nil {

@@ -121,3 +121,57 @@ func TestAdminTokenKept(t *testing.T) {
 		t.Errorf("QUN_ADMIN_TOKEN does not override the kept token:\n%s", byEnv.Banner)
 	}
 }
+
+// TestResetEnv: QUN_RESET takes what strconv.ParseBool takes (1 resets, 0
+// keeps) and refuses anything else at start-up instead of ignoring it.
+func TestResetEnv(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"QUN_ADMIN_TOKEN": "tok"}
+	n := startNode(t, env, "--data", data)
+	addUser := func(n *node) {
+		req, _ := http.NewRequest("POST", n.URL+"/admin/v1/users", strings.NewReader(`{"platform":"feishu","tenant":"736588c9260f175e","user_id":"added"}`))
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 201 {
+			t.Fatalf("add user: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	hasUser := func(n *node) bool {
+		req, _ := http.NewRequest("GET", n.URL+"/admin/v1/users?platform=feishu&tenant=736588c9260f175e", nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(raw), `"user_id":"added"`)
+	}
+	addUser(n)
+	n.stop()
+	for _, c := range []struct {
+		value string
+		kept  bool
+	}{{"0", true}, {"false", true}, {"1", false}} {
+		env["QUN_RESET"] = c.value
+		n := startNode(t, env, "--data", data)
+		got := hasUser(n)
+		if got != c.kept {
+			t.Errorf("QUN_RESET=%s: user kept %v, want %v", c.value, got, c.kept)
+		}
+		if !got {
+			addUser(n)
+		}
+		n.stop()
+	}
+	for _, bad := range []string{"yes", "on", "2"} {
+		var errOut strings.Builder
+		code := run(context.Background(), []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, func(k string) string {
+			return map[string]string{"QUN_RESET": bad}[k]
+		}, io.Discard, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), `QUN_RESET="`+bad+`"`) {
+			t.Errorf("QUN_RESET=%s: exit %d, stderr %q", bad, code, errOut.String())
+		}
+	}
+}
