@@ -5,7 +5,7 @@
 //
 //	qun serve [flags]   start a node (see qun help)
 //	qun fixtures        print the built-in demo directory (a fixtures example)
-//	qun version         print the version
+//	qun version         print the version, commit and build date (also --version)
 //	qun help            print help
 package main
 
@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +26,7 @@ import (
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/server"
+	"github.com/qunhq/qun/internal/version"
 )
 
 func main() {
@@ -54,8 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "fixtures":
 		stdout.Write(fixtures.Demo)
 		return 0
-	case "version":
-		fmt.Fprintln(stdout, "qun", version())
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "qun", version.Get())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -65,13 +65,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		usage(stderr)
 		return 2
 	}
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // options are serve's settings; each flag has an environment variable.
@@ -127,7 +120,7 @@ func usage(w io.Writer) {
 Usage:
   qun serve [flags]   start a node with an embedded SQLite database
   qun fixtures        print the built-in demo directory (an example fixtures file)
-  qun version         print the version
+  qun version         print the version, commit and build date (also qun --version)
   qun help            print this help
 
 Flags of serve:
@@ -143,7 +136,14 @@ func newLogger(o options, w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	// Durations read as 1.234ms in both formats (slog's JSON would write
+	// nanoseconds).
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}}
 	switch o.logFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -215,7 +215,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // banner prints where the node listens and the credentials to use it.
 func banner(w io.Writer, srv *server.Server, o options) {
 	url := srv.URL()
-	fmt.Fprintf(w, "qun %s listening on %s\n", version(), url)
+	fmt.Fprintf(w, "qun %s listening on %s\n", version.Get(), url)
 	fmt.Fprintf(w, "  data:        %s\n", o.data)
 	source := o.fixtures
 	if source == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/qunhq/qun/internal/version"
 )
 
 // TestServe runs `qun serve` as the README does, follows the README's curl
@@ -20,7 +24,7 @@ func TestServe(t *testing.T) {
 	n := startNode(t, map[string]string{"QUN_DATA": filepath.Join(dir, "data"), "QUN_ADMIN_TOKEN": "from-env"})
 	out := n.Banner
 	base := []string{"", n.URL}
-	for _, want := range []string{"admin token: from-env", "cli_a10fbf7e94b8d01d", "demo-feishu-secret", "736588c9260f175e", filepath.Join(dir, "data")} {
+	for _, want := range []string{"qun " + version.Get().String() + " listening on", "admin token: from-env", "cli_a10fbf7e94b8d01d", "demo-feishu-secret", "736588c9260f175e", filepath.Join(dir, "data")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
@@ -53,6 +57,35 @@ func TestServe(t *testing.T) {
 
 	if code := n.stop(); code != 0 {
 		t.Errorf("exit status %d after shutdown", code)
+	}
+}
+
+// TestLogDurations: both log formats write durations in a human unit.
+func TestLogDurations(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		log, err := newLogger(options{logFormat: format, logLevel: "info"}, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("request", "duration", 1234567*time.Nanosecond)
+		if !strings.Contains(buf.String(), "1.234567ms") {
+			t.Errorf("%s log: %q, want the duration as 1.234567ms", format, buf.String())
+		}
+	}
+}
+
+// TestVersion: `qun version` and `qun --version` print the build's
+// version, commit and date.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-version"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, io.Discard); code != 0 {
+			t.Fatalf("%s: exit %d", arg, code)
+		}
+		if want := "qun " + version.Get().String() + "\n"; out.String() != want || !strings.Contains(want, "(commit ") {
+			t.Errorf("%s printed %q, want %q", arg, out.String(), want)
+		}
 	}
 }
 

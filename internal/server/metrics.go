@@ -2,12 +2,14 @@ package server
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/qunhq/qun/internal/version"
 )
 
 // metrics are a node's Prometheus metrics, in a registry of their own so
@@ -31,7 +33,14 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"dialect", "route"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration,
+	v := version.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "qun_build_info",
+		Help:        "The running build of qun: always 1, with its version, commit, date and Go version as labels.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "date": v.Date, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.requests, m.duration, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

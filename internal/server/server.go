@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qunhq/qun/internal/dingtalk"
@@ -78,6 +79,8 @@ type Server struct {
 	fingerprint string
 	handler     http.Handler
 	metrics     *metrics
+	// ready is true from the end of New until Shutdown starts.
+	ready atomic.Bool
 
 	http *http.Server
 	ln   net.Listener
@@ -139,11 +142,34 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console", http.StatusFound)
 	})
 	s.handler = s.observe(mux)
+	s.ready.Store(true)
 	return s, nil
+}
+
+// readyz answers whether the node should get traffic: it has migrated the
+// store and loaded the directory, is not shutting down, and can read the
+// store now. /healthz only says the process is alive.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready: shutting down\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.View(ctx, func(tx qun.Tx) error { _, err := tx.Tenants(""); return err }); err != nil {
+		httpx.RecordOf(r.Context()).Set(func(rec *httpx.Record) { rec.Err = err })
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready: the store does not answer\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
 }
 
 // AdminTokenFile is the file in the data directory that keeps a generated
@@ -265,6 +291,7 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting requests, waits for those in flight (until ctx
 // ends) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
 	var err error
 	if s.http != nil {
 		err = s.http.Shutdown(ctx)

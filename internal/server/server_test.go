@@ -1,13 +1,24 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/server"
+	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/version"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -165,6 +176,9 @@ func TestConsoleAndMetrics(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `qun_http_requests_total{code="",dialect="console",route="/console",status="200"}`) {
 		t.Errorf("metrics: HTTP %d\n%s", code, body)
 	}
+	if v := version.Get(); !strings.Contains(body, `qun_build_info{commit="`+v.Commit+`",date="`+v.Date+`",goversion="`+runtime.Version()+`",version="`+v.Version+`"} 1`) {
+		t.Errorf("metrics lack qun_build_info for %+v", v)
+	}
 	if code, body := get(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz: %d %q", code, body)
 	}
@@ -319,4 +333,73 @@ func TestConsoleWrongToken(t *testing.T) {
 	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || resp.Cookies()[0].Value != quntest.AdminToken {
 		t.Errorf("right token: HTTP %d cookies %v", resp.StatusCode, resp.Cookies())
 	}
+}
+
+// TestHealthAndReadiness: /healthz says the process is alive; /readyz that
+// the node may take traffic (store migrated and reachable, not shutting
+// down), so a load balancer drains a node that is stopping.
+func TestHealthAndReadiness(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.DataDir, cfg.AdminToken = t.TempDir(), "t"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := probe("/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("readyz: %d %q", code, body)
+	}
+	// A store that stops answering makes the node unready, and ready again
+	// when it comes back.
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := &flakyStore{Store: db}
+	cfg.Store = store
+	s2, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	rec := httptest.NewRecorder()
+	s2.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "store") {
+		t.Errorf("readyz with the store down: %d %q", rec.Code, rec.Body.String())
+	}
+	store.down.Store(false)
+	rec = httptest.NewRecorder()
+	s2.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 {
+		t.Errorf("readyz with the store back: %d %q", rec.Code, rec.Body.String())
+	}
+
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := probe("/readyz"); code != 503 || !strings.Contains(body, "not ready") {
+		t.Errorf("readyz after Shutdown: %d %q", code, body)
+	}
+	if code, body := probe("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz after Shutdown: %d %q", code, body)
+	}
+}
+
+// flakyStore is a store whose reads fail while down is set.
+type flakyStore struct {
+	qun.Store
+	down atomic.Bool
+}
+
+func (f *flakyStore) View(ctx context.Context, fn func(qun.Tx) error) error {
+	if f.down.Load() {
+		return errors.New("store unreachable")
+	}
+	return f.Store.View(ctx, fn)
 }
