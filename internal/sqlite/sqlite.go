@@ -12,6 +12,14 @@
 // so that a failing update rolls back alone, and answers them only after
 // the commit, so one fsync serves many updates. Migrations are the numbered
 // files in migrations/, applied in order.
+//
+// Which failures share fate: an update that returns an error, panics, or
+// whose caller's context ends rolls back alone (a cancelled update is
+// checked before each of its statements; a statement already running is
+// never interrupted, since SQLite rolls back the whole transaction when a
+// write is interrupted). Only a failure of the shared transaction itself
+// (BEGIN, a savepoint or the COMMIT failing, e.g. a full disk or an I/O
+// error) fails every update of the group, and each of them is told so.
 package sqlite
 
 import (
@@ -75,6 +83,12 @@ type stmtCache struct {
 // cache stays small.
 const maxCachedArgs = 16
 
+// maxCachedStmts bounds a pool's cache. The store's queries are a fixed
+// set of texts (values are parameters, never literals), so the bound is
+// only reached by a bug; past it, new texts run unprepared rather than
+// grow the process.
+const maxCachedStmts = 512
+
 func (c *stmtCache) get(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -96,7 +110,7 @@ func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, queries []string) {
 		if c.m == nil {
 			c.m = map[string]*sql.Stmt{}
 		}
-		if _, dup := c.m[q]; dup {
+		if _, dup := c.m[q]; dup || len(c.m) >= maxCachedStmts {
 			st.Close()
 		} else {
 			c.m[q] = st
@@ -221,7 +235,7 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	t := &tx{Tx: sqlTx, ctx: ctx, stmts: &db.readerStmts}
+	t := &tx{Tx: sqlTx, ctx: ctx, caller: ctx, stmts: &db.readerStmts}
 	defer func() {
 		sqlTx.Rollback()
 		db.readerStmts.prepare(context.WithoutCancel(ctx), db.reader, t.missed)
@@ -295,7 +309,7 @@ func (db *DB) commitGroup(group []*write) {
 	if len(group) == 1 {
 		// Alone: the transaction is the update, no savepoint needed.
 		w := group[0]
-		t := &tx{Tx: sqlTx, ctx: w.ctx, stmts: &db.writerStmts}
+		t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
 		if results[0] = w.ctx.Err(); results[0] == nil {
 			results[0] = runGuarded(w.fn, t)
 		}
@@ -307,7 +321,7 @@ func (db *DB) commitGroup(group []*write) {
 		}
 		return
 	}
-	ctl := &tx{Tx: sqlTx, ctx: context.Background(), stmts: &db.writerStmts}
+	ctl := newUpdateTx(sqlTx, context.Background(), &db.writerStmts)
 	ok := 0
 	for i, w := range group {
 		if err := w.ctx.Err(); err != nil {
@@ -318,7 +332,7 @@ func (db *DB) commitGroup(group []*write) {
 			results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		t := &tx{Tx: sqlTx, ctx: w.ctx, stmts: &db.writerStmts}
+		t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
 		results[i] = runGuarded(w.fn, t)
 		missed = append(missed, t.missed...)
 		if results[i] != nil {
@@ -361,15 +375,29 @@ func runGuarded(fn func(qun.Tx) error, t qun.Tx) (err error) {
 // tx implements qun.Tx.
 type tx struct {
 	*sql.Tx
-	ctx   context.Context
-	stmts *stmtCache
+	// ctx runs the statements; caller is the context of the operation,
+	// checked before each statement. They differ in updates: a statement
+	// of an update is never interrupted, because SQLite answers an
+	// interrupted write by rolling back the whole transaction, and so the
+	// other updates of its group; a cancelled update stops at its next
+	// statement instead, and rolls back alone.
+	ctx, caller context.Context
+	stmts       *stmtCache
 	// missed lists cacheable queries that were not prepared yet.
 	missed []string
 }
 
+// newUpdateTx is the transaction of an update for caller.
+func newUpdateTx(sqlTx *sql.Tx, caller context.Context, stmts *stmtCache) *tx {
+	return &tx{Tx: sqlTx, ctx: context.WithoutCancel(caller), caller: caller, stmts: stmts}
+}
+
 // stmt returns query prepared for this transaction: the pool's prepared
-// statement when there is one.
+// statement when there is one. It fails once the caller's context is done.
 func (tx *tx) stmt(query string, nargs int) (*sql.Stmt, error) {
+	if err := tx.caller.Err(); err != nil {
+		return nil, err
+	}
 	if st := tx.stmts.get(query); st != nil {
 		return tx.StmtContext(tx.ctx, st), nil
 	}

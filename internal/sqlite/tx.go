@@ -466,7 +466,8 @@ func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 	}
 	q += ` ` + order
 	if f.Limit > 0 {
-		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+		q += ` LIMIT ?` // a parameter, so that each limit is not a new statement to prepare
+		args = append(args, f.Limit)
 	}
 	return tx.chats(q, args...)
 }
@@ -557,7 +558,8 @@ func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
 	}
 	q += ` ORDER BY seq`
 	if f.Limit > 0 {
-		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
 	}
 	return tx.members(q, args...)
 }
