@@ -147,6 +147,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		http.Redirect(w, r, "/console", http.StatusFound)
 	})
 	s.handler = s.observe(mux)
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout + 30*time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	s.ready.Store(true)
 	return s, nil
 }
@@ -267,20 +275,12 @@ func (s *Server) URL() string {
 }
 
 // Serve serves on the bound address until Shutdown; it returns nil after a
-// graceful shutdown.
+// graceful shutdown (also when Shutdown came first).
 func (s *Server) Serve() error {
 	if s.ln == nil {
 		if err := s.Listen(); err != nil {
 			return err
 		}
-	}
-	s.http = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       s.cfg.RequestTimeout + 30*time.Second,
-		WriteTimeout:      s.cfg.RequestTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -289,14 +289,16 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown stops accepting requests, waits for those in flight (until ctx
-// ends) and closes the store.
+// ends) and closes the store. It may run before, during or after Serve.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
-	var err error
-	if s.http != nil {
-		err = s.http.Shutdown(ctx)
-	} else if s.ln != nil {
-		err = s.ln.Close()
+	err := s.http.Shutdown(ctx)
+	if s.ln != nil {
+		// Serve may not have taken the listener yet; closing it twice is
+		// harmless.
+		if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
 	}
 	return errors.Join(err, s.closeStore())
 }
