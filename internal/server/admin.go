@@ -558,6 +558,13 @@ func (s *Server) adminAddFriendship(r *http.Request) (any, error) {
 	return map[string]any{"a": a, "b": b}, s.svc.AddFriendship(r.Context(), a, b)
 }
 
+// The admin chat listing returns at most this many chats unless ?limit=
+// says otherwise, so that it never reads the whole store.
+const (
+	defaultAdminChats = 1000
+	maxAdminChats     = 10000
+)
+
 func (s *Server) adminChats(r *http.Request) (any, error) {
 	p, tid, err := s.listScope(r)
 	if err != nil {
@@ -565,9 +572,10 @@ func (s *Server) adminChats(r *http.Request) (any, error) {
 	}
 	q := r.URL.Query()
 	f := qun.ChatFilter{Platform: p, TenantID: tid, Status: qun.ChatStatus(q.Get("status")), Query: q.Get("query")}
+	f.Limit = defaultAdminChats
 	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 0 {
-			return nil, badRequest{"limit must be a non-negative integer"}
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > maxAdminChats {
+			return nil, badRequest{fmt.Sprintf("limit must be an integer from 1 to %d", maxAdminChats)}
 		}
 	}
 	chats, err := s.svc.ChatDetails(r.Context(), f)

@@ -34,6 +34,7 @@ func TestCancelInGroup(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]error, 5)
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for i := range results {
 		wg.Add(1)
 		go func() {

@@ -407,7 +407,14 @@ func (tx *tx) stmt(query string, nargs int) (*sql.Stmt, error) {
 	return tx.PrepareContext(tx.ctx, query)
 }
 
+// trace, when set (by the query-plan test), sees every query the store
+// issues with its arguments.
+var trace func(query string, args []any)
+
 func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
+	if trace != nil {
+		trace(query, args)
+	}
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return nil, err
@@ -416,6 +423,9 @@ func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (tx *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if trace != nil {
+		trace(query, args)
+	}
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return nil, err
@@ -425,6 +435,9 @@ func (tx *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 // scanRow runs a query that returns one row into dest.
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
+	if trace != nil {
+		trace(query, args)
+	}
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return err

@@ -1,0 +1,164 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/storetest"
+)
+
+// recorder keeps the distinct queries the stores issue, with the arguments
+// of their first run.
+type recorder struct {
+	mu sync.Mutex
+	m  map[string][]any
+}
+
+func (r *recorder) add(query string, args []any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.m[query]; !ok {
+		r.m[query] = append([]any(nil), args...)
+	}
+}
+
+// smallTables may be scanned: they hold the directory's configuration,
+// which grows with what an operator sets up, not with use.
+var smallTables = map[string]string{
+	"tenants":           "one row per tenant the operator created",
+	"apps":              "one row per app the operator created",
+	"links":             "one row per corporation link the operator created",
+	"meta":              "a handful of keys",
+	"schema_migrations": "one row per migration",
+}
+
+// exceptions are queries whose scan or sort is bounded by something other
+// than the store's size, each with the reason.
+var exceptions = []struct {
+	query  *regexp.Regexp
+	reason string
+}{
+	{regexp.MustCompile(`^DELETE FROM \w+$`), "Reset wipes the store: its cost is the store's size by definition"},
+	{regexp.MustCompile(`^SELECT b FROM friendships WHERE a = \? UNION SELECT a FROM friendships WHERE b = \? ORDER BY 1$`), "sorts one user's friends (both index seeks)"},
+	{regexp.MustCompile(`FROM chats ORDER BY id( DESC)? LIMIT \?$`), "reads LIMIT chats in id order and stops (the admin listing and the console are limited)"},
+	{regexp.MustCompile(`FROM chats ORDER BY id$`), "the conformance suite lists every chat; no API does (the admin listing is limited)"},
+}
+
+// pending are the plans still known to grow with the store, left for the
+// rest of "Scale with the data" (issue 9). The test fails when one of them
+// stops matching a recorded scan, so the list only shrinks.
+var pending = []struct {
+	query  *regexp.Regexp
+	reason string
+}{
+	{regexp.MustCompile(`instr\(search, \?\) > 0`), "keyword search scans the chats it filters: needs a search index (FTS5 trigram)"},
+	{regexp.MustCompile(`id IN \(SELECT chat_id FROM members WHERE app_id = \?\)`), "an app's chats in id or activity order are sorted after the membership seek: needs the order in the membership index"},
+	{regexp.MustCompile(`^SELECT u\.id, .* WHERE \? IN \('', t\.platform\) AND \? IN \(0, u\.tenant_id\)`), "listing a platform's users (admin listing, identifiers for a new app) reads them all: needs paging"},
+}
+
+// aliases of tables in the store's SQL.
+var tableOf = map[string]string{"u": "users", "t": "tenants", "a": "aliases"}
+
+var scan = regexp.MustCompile(`^SCAN (\w+)`)
+
+// TestQueryPlans runs the conformance suite and the dialects' APIs, records
+// every query the store issues, and checks SQLite's plan for each: no full
+// scan of a table that grows with use (chats, members, users, aliases,
+// tokens, dedupe, friendships), and no sort of all the rows a filter
+// matches, so that no read path costs more as the store grows.
+func TestQueryPlans(t *testing.T) {
+	rec := &recorder{m: map[string][]any{}}
+	sqlite.SetTrace(rec.add)
+	t.Run("conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) qun.Store {
+			return open(t, filepath.Join(t.TempDir(), "qun.db"))
+		})
+	})
+	t.Run("dialects", dialectWorkload)
+	sqlite.SetTrace(nil)
+
+	db := open(t, filepath.Join(t.TempDir(), "plans.db"))
+	defer db.Close()
+	queries := make([]string, 0, len(rec.m))
+	for q := range rec.m {
+		queries = append(queries, q)
+	}
+	sort.Strings(queries)
+	if len(queries) < 40 {
+		t.Fatalf("recorded only %d distinct queries", len(queries))
+	}
+	var allowed []string
+	stillPending := make([]bool, len(pending))
+	for _, q := range queries {
+		plan, err := sqlite.ExplainQueryPlan(db, q, rec.m[q])
+		if err != nil {
+			t.Errorf("EXPLAIN %s: %v", q, err)
+			continue
+		}
+		for _, step := range plan {
+			bad := ""
+			if m := scan.FindStringSubmatch(step); m != nil {
+				table := m[1]
+				if full, ok := tableOf[table]; ok {
+					table = full
+				}
+				if why, ok := smallTables[table]; ok {
+					allowed = append(allowed, table+": "+why)
+					continue
+				}
+				bad = "full scan"
+			}
+			if strings.Contains(step, "USE TEMP B-TREE FOR ORDER BY") || strings.Contains(step, "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY") {
+				bad = "sorts every matching row"
+			}
+			if bad == "" {
+				continue
+			}
+			if why := exception(oneLine(q)); why != "" {
+				allowed = append(allowed, why)
+				continue
+			}
+			if i := pendingIndex(oneLine(q)); i >= 0 {
+				stillPending[i] = true
+				continue
+			}
+			{
+				t.Errorf("%s (%s) in the plan of\n  %s\nplan:\n  %s", bad, step, oneLine(q), strings.Join(plan, "\n  "))
+			}
+		}
+	}
+	for i, p := range pending {
+		if !stillPending[i] {
+			t.Errorf("pending %q matches no scan any more: take it off the list", p.query)
+		}
+	}
+	slices.Sort(allowed)
+	t.Logf("%d distinct queries checked; allowed scans: %v", len(queries), slices.Compact(allowed))
+}
+
+func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
+
+func exception(q string) string {
+	for _, e := range exceptions {
+		if e.query.MatchString(q) {
+			return e.reason
+		}
+	}
+	return ""
+}
+
+func pendingIndex(q string) int {
+	for i, p := range pending {
+		if p.query.MatchString(q) {
+			return i
+		}
+	}
+	return -1
+}
