@@ -31,8 +31,15 @@ func NewService(store Store, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	clock := s.now
+	s.now = func() time.Time { return clock().Truncate(Precision) }
 	return s
 }
+
+// Precision is the resolution of every time the core records (creation,
+// updates, joins, token lifetimes, dedupe windows): milliseconds, what the
+// platforms' APIs show and what every store keeps exactly.
+const Precision = time.Millisecond
 
 // Store returns the Service's store.
 func (s *Service) Store() Store { return s.store }

@@ -13,11 +13,25 @@ import (
 // taken unique key as EConflict. The storetest package holds the conformance
 // suite every implementation must pass.
 type Store interface {
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction that sees one consistent
+	// state of the store.
 	View(ctx context.Context, fn func(Tx) error) error
-	// Update runs fn in a read-write transaction, committed durably when fn
-	// returns nil and rolled back otherwise. Updates are serialisable with
-	// respect to each other on the rows they lock (see Tx.LockChat).
+	// Update runs fn in a read-write transaction, committed durably before
+	// it returns nil, and rolled back when fn returns an error.
+	//
+	// The contract every store keeps (the conformance suite checks it):
+	//   - An Update is serializable with respect to every other Update:
+	//     the outcome is as if they ran one at a time, in some order (no
+	//     lost update, no write skew, a member cap read under LockChat
+	//     holds).
+	//   - A store may run fn more than once (it retries serialization
+	//     failures), so fn has no effects outside its transaction: it
+	//     returns what it computed through variables it sets afresh.
+	//   - A cancelled ctx makes the Update fail with ctx's error and write
+	//     nothing; once fn's writes may have committed, Update reports the
+	//     commit's outcome, never a false failure.
+	//   - Search, time precision and order are the core's (SearchText,
+	//     Precision, the ChatFilter's documented orders), not a store's SQL.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Close releases the store's resources.
 	Close() error

@@ -164,6 +164,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		writer.Close()
 		return nil, err
 	}
+	if err := db.indexGrams(ctx); err != nil {
+		db.stopWriter()
+		writer.Close()
+		return nil, err
+	}
 	reader, err := sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
 		db.stopWriter()
@@ -227,6 +232,39 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// indexGrams fills the search index for the chats of a database created
+// before it existed (migration 6 marks it pending): the bigrams are the
+// core's (qun.SearchGrams), so SQL cannot derive them.
+func (db *DB) indexGrams(ctx context.Context) error {
+	return db.Update(ctx, func(t qun.Tx) error {
+		tx := t.(*tx)
+		if v, err := tx.Meta("chat_grams"); err != nil || v != "pending" {
+			return err
+		}
+		rows, err := tx.query(`SELECT id, search FROM chats`)
+		if err != nil {
+			return fail("chats", err)
+		}
+		texts := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var text string
+			if err := rows.Scan(&id, &text); err != nil {
+				rows.Close()
+				return fail("chats", err)
+			}
+			texts[id] = text
+		}
+		rows.Close()
+		for id, text := range texts {
+			if err := tx.postGrams(id, text); err != nil {
+				return err
+			}
+		}
+		return tx.SetMeta("chat_grams", "done")
+	})
 }
 
 // View runs fn in a read-only transaction.

@@ -362,107 +362,154 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 
 // Chats.
 
-// searchText is what keyword search matches: the lower-cased name and
-// localised names.
-func searchText(c *qun.Chat) string {
-	n := c.I18nNames
-	return strings.ToLower(strings.Join([]string{c.Name, n.ZhCN, n.EnUS, n.JaJP}, "\n"))
-}
-
 func isPublic(c *qun.Chat) bool { return c.Settings.Visibility == qun.Public }
 
 func (tx *tx) CreateChat(c *qun.Chat) error {
+	text := qun.SearchText(*c)
 	res, err := tx.exec(`INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ChatID, nullString(c.ConversationID), c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
-		isPublic(c), searchText(c), ms(c.UpdatedAt), encode(c))
+		isPublic(c), text, ms(c.UpdatedAt), encode(c))
 	if err != nil {
 		return fail("chat", err)
 	}
-	c.ID, err = res.LastInsertId()
-	return err
+	if c.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return tx.postGrams(c.ID, text)
+}
+
+// postGrams indexes a chat's search text by its bigrams, in one statement.
+func (tx *tx) postGrams(chat int64, text string) error {
+	grams := qun.SearchGrams(text)
+	if len(grams) == 0 {
+		return nil
+	}
+	_, err := tx.exec(`INSERT INTO chat_grams (gram, chat_id) SELECT value, ? FROM json_each(?)`, chat, encode(grams))
+	return fail("chat search index", err)
 }
 
 func (tx *tx) UpdateChat(c qun.Chat) error {
+	var old string
+	if err := tx.scanRow(`SELECT search FROM chats WHERE id = ?`, []any{c.ID}, &old); err != nil {
+		return fail("chat", err)
+	}
+	text := qun.SearchText(c)
 	res, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, public = ?, search = ?, active_at = ?, data = ? WHERE id = ?`,
-		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), searchText(&c), ms(c.UpdatedAt), encode(c), c.ID)
-	return affected("chat", res, err)
+		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, ms(c.UpdatedAt), encode(c), c.ID)
+	if err := affected("chat", res, err); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, ms(c.UpdatedAt), c.ID); err != nil {
+		return fail("members", err)
+	}
+	if text == old {
+		return nil
+	}
+	if _, err := tx.exec(`DELETE FROM chat_grams WHERE chat_id = ?`, c.ID); err != nil {
+		return fail("chat search index", err)
+	}
+	return tx.postGrams(c.ID, text)
 }
 
 func (tx *tx) Chat(id int64) (qun.Chat, error) {
-	return tx.oneChat(`WHERE id = ?`, id)
+	return tx.oneChat(`chats c WHERE c.id = ?`, id)
 }
 
 func (tx *tx) ChatByChatID(chatID string) (qun.Chat, error) {
-	return tx.oneChat(`WHERE chat_id = ?`, chatID)
+	return tx.oneChat(`chats c WHERE c.chat_id = ?`, chatID)
 }
 
 func (tx *tx) ChatByConversationID(id string) (qun.Chat, error) {
-	return tx.oneChat(`WHERE conversation_id = ?`, id)
+	return tx.oneChat(`chats c WHERE c.conversation_id = ?`, id)
 }
 
 // LockChat does nothing: the one writer connection serialises updates.
 func (tx *tx) LockChat(int64) error { return nil }
 
+// Chats reads the chats f selects from one ordered stream, so that a page
+// costs its size and not the store's: the chats posted under the keyword's
+// gram (qun.KeyGram) when there is a keyword, else the memberships of the
+// bot or user asked about, else the chats table; the order and the cursor
+// are those of the stream's own index. (A bot's chats together with the
+// tenant's public ones are only asked for with a keyword.)
 func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 	var (
-		where []string
-		args  []any
+		from          = `chats c`
+		id, active    = `c.id`, `c.active_at`
+		where         []string
+		args          []any
+		memberApp     = f.MemberApp
+		key           = qun.SearchKey(f.Query)
+		gram          = qun.KeyGram(key)
+		drivenByGrams = gram != ""
 	)
 	add := func(cond string, a ...any) {
 		where = append(where, cond)
 		args = append(args, a...)
 	}
-	if f.Platform != "" {
-		add(`platform = ?`, f.Platform)
+	switch {
+	case drivenByGrams:
+		from, id = `chat_grams g JOIN chats c ON c.id = g.chat_id`, `g.chat_id`
+		add(`g.gram = ?`, gram)
+	case f.MemberApp != 0 && f.OrPublicIn == 0:
+		from, id, active = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`, `m.active_at`
+		add(`m.app_id = ?`, f.MemberApp)
+		memberApp = 0
+	case f.MemberUser != 0:
+		from, id = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`
+		add(`m.user_id = ?`, f.MemberUser)
 	}
-	if f.TenantID != 0 {
-		add(`tenant_id = ?`, f.TenantID)
-	}
-	if f.MemberUser != 0 {
-		add(`id IN (SELECT chat_id FROM members WHERE user_id = ?)`, f.MemberUser)
+	if f.MemberUser != 0 && from != `members m JOIN chats c ON c.id = m.chat_id` {
+		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, f.MemberUser)
 	}
 	switch {
-	case f.MemberApp != 0 && f.OrPublicIn != 0:
-		add(`(id IN (SELECT chat_id FROM members WHERE app_id = ?) OR (public = 1 AND tenant_id = ?))`, f.MemberApp, f.OrPublicIn)
-	case f.MemberApp != 0:
-		add(`id IN (SELECT chat_id FROM members WHERE app_id = ?)`, f.MemberApp)
+	case memberApp != 0 && f.OrPublicIn != 0:
+		add(`(EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?) OR (c.public = 1 AND c.tenant_id = ?))`, memberApp, f.OrPublicIn)
+	case memberApp != 0:
+		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?)`, memberApp)
 	case f.OrPublicIn != 0:
-		add(`public = 1 AND tenant_id = ?`, f.OrPublicIn)
+		add(`c.public = 1 AND c.tenant_id = ?`, f.OrPublicIn)
+	}
+	if f.Platform != "" {
+		add(`c.platform = ?`, f.Platform)
+	}
+	if f.TenantID != 0 {
+		add(`c.tenant_id = ?`, f.TenantID)
 	}
 	if f.Public {
-		add(`public = 1`)
+		add(`c.public = 1`)
 	}
 	if f.Status != "" {
-		add(`status = ?`, f.Status)
+		add(`c.status = ?`, f.Status)
 	}
 	if f.Name != "" {
-		add(`name = ?`, f.Name)
+		add(`c.name = ?`, f.Name)
 	}
 	if f.Query != "" {
-		add(`instr(search, ?) > 0`, strings.ToLower(f.Query))
+		add(`instr(c.search, ?) > 0`, key)
 	}
 	var order string
 	switch f.Order {
 	case qun.ByActivity:
-		order = `ORDER BY active_at DESC, id DESC`
+		order = `ORDER BY ` + active + ` DESC, ` + id + ` DESC`
 		if f.After.ID != 0 {
-			add(`(active_at < ? OR (active_at = ? AND id < ?))`, f.After.Active, f.After.Active, f.After.ID)
+			add(`(`+active+` < ? OR (`+active+` = ? AND `+id+` < ?))`, f.After.Active, f.After.Active, f.After.ID)
 		}
 	case qun.ByNewest:
-		order = `ORDER BY id DESC`
+		order = `ORDER BY ` + id + ` DESC`
 		if f.After.ID != 0 {
-			add(`id < ?`, f.After.ID)
+			add(id+` < ?`, f.After.ID)
 		}
 	default:
-		order = `ORDER BY id`
+		order = `ORDER BY ` + id
 		if f.After.ID != 0 {
-			add(`id > ?`, f.After.ID)
+			add(id+` > ?`, f.After.ID)
 		}
 	}
-	q := ``
+	q := from
 	if len(where) > 0 {
-		q = `WHERE ` + strings.Join(where, ` AND `)
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ` + order
 	if f.Limit > 0 {
@@ -484,7 +531,7 @@ func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
 }
 
 func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
-	rows, err := tx.query(`SELECT id, chat_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, data FROM chats `+where, args...)
+	rows, err := tx.query(`SELECT c.id, c.chat_id, c.platform, c.tenant_id, c.creator_app, c.owner_user, c.owner_app, c.name, c.status, c.data FROM `+where, args...)
 	if err != nil {
 		return nil, fail("chats", err)
 	}
@@ -513,8 +560,9 @@ func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
 // Members.
 
 func (tx *tx) AddMember(m qun.Member) (bool, error) {
-	res, err := tx.exec(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		m.Chat, nullID(m.User), nullID(m.App), m.Role, ms(m.JoinedAt))
+	res, err := tx.exec(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
+		VALUES (?, ?, ?, ?, ?, (SELECT active_at FROM chats WHERE id = ?)) ON CONFLICT DO NOTHING`,
+		m.Chat, nullID(m.User), nullID(m.App), m.Role, ms(m.JoinedAt), m.Chat)
 	if err != nil {
 		return false, fail("member", err)
 	}

@@ -43,6 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"ViewIsReadOnly", testViewReadOnly},
 		{"Reset", testReset},
 		{"Meta", testMeta},
+		{"LockChat", testLockChat},
+		{"WriteSkew", testWriteSkew},
+		{"Search", testSearch},
+		{"TimePrecision", testTimePrecision},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

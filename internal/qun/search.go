@@ -1,0 +1,54 @@
+package qun
+
+import (
+	"slices"
+	"strings"
+)
+
+// Keyword search is the core's, so that every store matches the same
+// chats: a chat matches a keyword when its search text (SearchText)
+// contains the keyword lower-cased (SearchKey), as a plain substring — no
+// wildcard, so `%` and `_` are literal.
+//
+// Stores find the candidates through an index of the text's grams
+// (SearchGrams: every character and every pair of adjacent characters): a
+// keyword occurs only in texts that hold its first gram (KeyGram, its
+// first two characters, or its only one), so a store reads the chats
+// posted under that one gram and checks the substring on those. Pairs
+// rather than trigrams because Chinese group names are two to four
+// characters and one- and two-character keywords are the common case,
+// which a trigram index cannot serve.
+
+// SearchText is what keyword search matches: the chat's name and
+// localised names, lower-cased, one per line.
+func SearchText(c Chat) string {
+	n := c.I18nNames
+	return strings.ToLower(strings.Join([]string{c.Name, n.ZhCN, n.EnUS, n.JaJP}, "\n"))
+}
+
+// SearchKey is the keyword as SearchText is matched against it.
+func SearchKey(keyword string) string { return strings.ToLower(keyword) }
+
+// SearchGrams returns the distinct grams of a search text, sorted: each
+// character, and each two adjacent characters of one line.
+func SearchGrams(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		r := []rune(line)
+		for i := range r {
+			out = append(out, string(r[i]))
+			if i+1 < len(r) {
+				out = append(out, string(r[i:i+2]))
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// KeyGram is the gram a store looks a keyword up by: its first two
+// characters, or its only one; "" for an empty keyword.
+func KeyGram(key string) string {
+	r := []rune(key)
+	return string(r[:min(2, len(r))])
+}

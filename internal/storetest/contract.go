@@ -1,0 +1,218 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qunhq/qun/internal/qun"
+)
+
+// The cases in this file check the store contract (qun.Store): updates are
+// serializable with respect to each other, and the semantics of search,
+// time and order are the core's. SQLite passes them by running one update
+// at a time; a store without a global writer must earn them with locks or
+// serializable transactions.
+
+// testLockChat: 20 concurrent updates each lock a chat, count its members
+// and add one if there are fewer than 5. Exactly 5 join, as if the updates
+// ran one at a time (a member cap under concurrent adds).
+func testLockChat(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 20)
+	c := newChat(tenant, app, "oc_lock", "Capped")
+	update(t, s, func(tx qun.Tx) error { return tx.CreateChat(&c) })
+	var wg sync.WaitGroup
+	errs := make([]error, len(users))
+	for i, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx qun.Tx) error {
+				if err := tx.LockChat(c.ID); err != nil {
+					return err
+				}
+				n, _, err := tx.CountMembers(c.ID)
+				if err != nil || n >= 5 {
+					return err
+				}
+				_, err = tx.AddMember(qun.Member{Chat: c.ID, User: u.ID, Role: qun.RoleMember, JoinedAt: c.CreatedAt})
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	view(t, s, func(tx qun.Tx) error {
+		if n, _, err := tx.CountMembers(c.ID); err != nil || n != 5 {
+			t.Errorf("%d members after 20 concurrent capped adds, want 5 (%v)", n, err)
+		}
+		return nil
+	})
+}
+
+// testWriteSkew: two updates each read two keys and switch their own on
+// only while the other is off. Run concurrently many times, never both
+// end up on: the outcome is that of some serial order.
+func testWriteSkew(t *testing.T, s qun.Store) {
+	for round := range 10 {
+		a, b := fmt.Sprintf("skew%d-a", round), fmt.Sprintf("skew%d-b", round)
+		var wg sync.WaitGroup
+		for _, mine := range []string{a, b} {
+			other := a
+			if mine == a {
+				other = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.Update(ctx, func(tx qun.Tx) error {
+					v, err := tx.Meta(other)
+					if err != nil && qun.ErrorCode(err) != qun.ENotFound {
+						return err
+					}
+					if v == "on" {
+						return nil
+					}
+					return tx.SetMeta(mine, "on")
+				})
+				if err != nil {
+					t.Errorf("update: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		view(t, s, func(tx qun.Tx) error {
+			va, _ := tx.Meta(a)
+			vb, _ := tx.Meta(b)
+			if va == "on" && vb == "on" {
+				t.Errorf("round %d: both switched on: write skew", round)
+			}
+			if va != "on" && vb != "on" {
+				t.Errorf("round %d: neither switched on", round)
+			}
+			return nil
+		})
+	}
+}
+
+// testSearch: a keyword matches the chats whose search text
+// (qun.SearchText) contains it, as a plain substring: `%` and `_` are
+// literal, case does not matter, one-character and CJK keywords work,
+// renames keep the index current.
+func testSearch(t *testing.T, s qun.Store) {
+	tenant, app, _ := seed(t, s, qun.Feishu, "t1", 0)
+	names := []string{"100%_off", "100 percent", "测试群名称", "群", "Weekly 周会", "a_b"}
+	var ids []int64
+	update(t, s, func(tx qun.Tx) error {
+		for i, name := range names {
+			c := newChat(tenant, app, fmt.Sprintf("oc_s%d", i), name)
+			c.I18nNames = qun.I18nNames{}
+			if err := tx.CreateChat(&c); err != nil {
+				return err
+			}
+			ids = append(ids, c.ID)
+		}
+		return nil
+	})
+	check := func(label string) {
+		t.Helper()
+		cases := []struct {
+			query string
+			want  []int64
+		}{
+			{"%", []int64{ids[0]}},
+			{"_", []int64{ids[0], ids[5]}},
+			{"0%_", []int64{ids[0]}},
+			{"100", []int64{ids[0], ids[1]}},
+			{"100_", nil},
+			{"测试", []int64{ids[2]}},
+			{"群", []int64{ids[2], ids[3]}},
+			{"名称", []int64{ids[2]}},
+			{"WEEKLY", []int64{ids[4]}},
+			{"y 周", []int64{ids[4]}},
+			{"nothing", nil},
+		}
+		view(t, s, func(tx qun.Tx) error {
+			for _, c := range cases {
+				got := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{TenantID: tenant.ID, Query: c.query}))
+				var gotIDs []int64
+				for _, ch := range got {
+					gotIDs = append(gotIDs, ch.ID)
+				}
+				if !slices.Equal(gotIDs, c.want) {
+					t.Errorf("%s: query %q = %v, want %v", label, c.query, gotIDs, c.want)
+				}
+			}
+			return nil
+		})
+	}
+	check("created")
+	// Renamed: the old name no longer matches, the new one does.
+	update(t, s, func(tx qun.Tx) error {
+		c := must[qun.Chat](t)(tx.Chat(ids[4]))
+		c.Name = "Monthly 月会"
+		return tx.UpdateChat(c)
+	})
+	view(t, s, func(tx qun.Tx) error {
+		for q, want := range map[string]int{"weekly": 0, "周会": 0, "monthly": 1, "月会": 1} {
+			if got := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{Query: q})); len(got) != want {
+				t.Errorf("after rename: query %q found %d chats, want %d", q, len(got), want)
+			}
+		}
+		return nil
+	})
+	names[4] = "Monthly 月会"
+	// The same keyword, paged by id.
+	view(t, s, func(tx qun.Tx) error {
+		first := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{Query: "_", Limit: 1}))
+		if len(first) != 1 || first[0].ID != ids[0] {
+			t.Fatalf("first page %v", first)
+		}
+		next := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{Query: "_", Limit: 1, After: qun.ChatCursor{ID: first[0].ID}}))
+		if len(next) != 1 || next[0].ID != ids[5] {
+			t.Errorf("second page %v, want chat %d", next, ids[5])
+		}
+		return nil
+	})
+}
+
+// testTimePrecision: times round-trip at the core's precision
+// (milliseconds) whatever their location, for chats, members, tokens and
+// dedupe claims.
+func testTimePrecision(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 1)
+	at := time.UnixMilli(1_700_000_123_456).In(time.FixedZone("UTC+8", 8*3600))
+	c := newChat(tenant, app, "oc_time", "Time")
+	c.CreatedAt, c.UpdatedAt = at, at.Add(time.Millisecond)
+	tok := qun.Token{Value: "t-time", Kind: qun.TenantToken, Platform: qun.Feishu, AppKey: app.Key, TenantKey: tenant.Key, IssuedAt: at, ExpiresAt: at.Add(2 * time.Hour)}
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.CreateChat(&c); err != nil {
+			return err
+		}
+		if _, err := tx.AddMember(qun.Member{Chat: c.ID, User: users[0].ID, Role: qun.RoleOwner, JoinedAt: at}); err != nil {
+			return err
+		}
+		return tx.PutToken(tok)
+	})
+	view(t, s, func(tx qun.Tx) error {
+		got := must[qun.Chat](t)(tx.Chat(c.ID))
+		if !got.CreatedAt.Equal(c.CreatedAt) || !got.UpdatedAt.Equal(c.UpdatedAt) {
+			t.Errorf("chat times %v %v, want %v %v", got.CreatedAt, got.UpdatedAt, c.CreatedAt, c.UpdatedAt)
+		}
+		m := must[qun.Member](t)(tx.Member(c.ID, users[0].ID, 0))
+		if !m.JoinedAt.Equal(at) {
+			t.Errorf("joined %v, want %v", m.JoinedAt, at)
+		}
+		gt := must[qun.Token](t)(tx.Token("t-time"))
+		if !gt.IssuedAt.Equal(at) || !gt.ExpiresAt.Equal(tok.ExpiresAt) {
+			t.Errorf("token times %v %v, want %v %v", gt.IssuedAt, gt.ExpiresAt, at, tok.ExpiresAt)
+		}
+		return nil
+	})
+}
