@@ -132,6 +132,13 @@ type Tx interface {
 	// afterwards: d.ChatID when the claim succeeded.
 	ClaimDedupe(d Dedupe, notBefore time.Time) (string, error)
 
+	// PurgeDedupe deletes up to limit dedupe claims made before t and
+	// reports how many it deleted.
+	PurgeDedupe(before time.Time, limit int) (int, error)
+	// PurgeTokens deletes up to limit tokens (and codes, sessions,
+	// tickets) that expired before t and reports how many it deleted.
+	PurgeTokens(before time.Time, limit int) (int, error)
+
 	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error

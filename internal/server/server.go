@@ -47,6 +47,9 @@ type Config struct {
 	Clock func() time.Time
 	// RequestTimeout bounds the work of one request.
 	RequestTimeout time.Duration
+	// HousekeepEvery is how often expired dedupe claims and tokens are
+	// deleted (qun.Service.Housekeep); 0 means every minute, < 0 never.
+	HousekeepEvery time.Duration
 	// Feishu, DingTalk and WeCom configure the dialects.
 	Feishu   feishu.Config
 	DingTalk dingtalk.Config
@@ -81,6 +84,10 @@ type Server struct {
 	metrics     *metrics
 	// ready is true from the end of New until Shutdown starts.
 	ready atomic.Bool
+	// stopHousekeeping ends the housekeeping goroutine; housekept is
+	// closed when it has.
+	stopHousekeeping context.CancelFunc
+	housekept        chan struct{}
 
 	http *http.Server
 	ln   net.Listener
@@ -156,7 +163,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.ready.Store(true)
+	s.startHousekeeping()
 	return s, nil
+}
+
+// startHousekeeping deletes expired dedupe claims and tokens now and then,
+// in small batches that never hold the writer for long.
+func (s *Server) startHousekeeping() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopHousekeeping, s.housekept = cancel, make(chan struct{})
+	every := s.cfg.HousekeepEvery
+	if every == 0 {
+		every = time.Minute
+	}
+	go func() {
+		defer close(s.housekept)
+		if every < 0 {
+			return
+		}
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			p, err := s.svc.Housekeep(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.log.Warn("housekeeping failed", "err", err)
+			case p.Dedupe+p.Tokens > 0:
+				s.log.Debug("housekeeping", "dedupe_deleted", p.Dedupe, "tokens_deleted", p.Tokens)
+			}
+		}
+	}()
 }
 
 // readyz answers whether the node should get traffic: it has migrated the
@@ -292,6 +333,8 @@ func (s *Server) Serve() error {
 // ends) and closes the store. It may run before, during or after Serve.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	s.stopHousekeeping()
+	<-s.housekept
 	err := s.http.Shutdown(ctx)
 	if s.ln != nil {
 		// Serve may not have taken the listener yet; closing it twice is

@@ -653,6 +653,24 @@ func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 	return holder, fail("dedupe", err)
 }
 
+func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
+	res, err := tx.exec(`DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE created_at < ? LIMIT ?)`, ms(before), limit)
+	return purged("dedupe", res, err)
+}
+
+func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
+	res, err := tx.exec(`DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)`, ms(before), limit)
+	return purged("tokens", res, err)
+}
+
+func purged(what string, res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, fail(what, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // Links.
 
 func (tx *tx) PutLink(l *qun.Link) error {

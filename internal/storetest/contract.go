@@ -216,3 +216,61 @@ func testTimePrecision(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testPurge: housekeeping deletes dedupe claims and tokens older than the
+// time given, at most limit a call, and nothing newer.
+func testPurge(t *testing.T, s qun.Store) {
+	tenant, app, _ := seed(t, s, qun.Feishu, "t1", 0)
+	now := time.UnixMilli(1_700_000_000_000)
+	update(t, s, func(tx qun.Tx) error {
+		for i, age := range []time.Duration{11 * time.Hour, 12 * time.Hour, 13 * time.Hour, 9 * time.Hour} {
+			d := qun.Dedupe{Scope: "s", Key: fmt.Sprint(i), ChatID: fmt.Sprint("oc_", i), CreatedAt: now.Add(-age)}
+			if _, err := tx.ClaimDedupe(d, time.Time{}); err != nil {
+				return err
+			}
+		}
+		for i, left := range []time.Duration{-48 * time.Hour, -25 * time.Hour, -time.Hour, time.Hour} {
+			tok := qun.Token{Value: fmt.Sprint("t", i), Kind: qun.TenantToken, Platform: qun.Feishu, AppKey: app.Key, TenantKey: tenant.Key, IssuedAt: now.Add(left - 2*time.Hour), ExpiresAt: now.Add(left)}
+			if err := tx.PutToken(tok); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	purge := func(fn func(tx qun.Tx) (int, error)) int {
+		var n int
+		update(t, s, func(tx qun.Tx) error {
+			var err error
+			n, err = fn(tx)
+			return err
+		})
+		return n
+	}
+	cutoff := now.Add(-10 * time.Hour)
+	if n := purge(func(tx qun.Tx) (int, error) { return tx.PurgeDedupe(cutoff, 2) }); n != 2 {
+		t.Errorf("first dedupe batch deleted %d, want 2 (the limit)", n)
+	}
+	if n := purge(func(tx qun.Tx) (int, error) { return tx.PurgeDedupe(cutoff, 2) }); n != 1 {
+		t.Errorf("second dedupe batch deleted %d, want 1", n)
+	}
+	// The fresh claim still holds its key.
+	update(t, s, func(tx qun.Tx) error {
+		holder, err := tx.ClaimDedupe(qun.Dedupe{Scope: "s", Key: "3", ChatID: "oc_new", CreatedAt: now}, cutoff)
+		if err == nil && holder != "oc_3" {
+			t.Errorf("a claim younger than the cutoff was purged: key 3 now held by %s", holder)
+		}
+		return err
+	})
+	if n := purge(func(tx qun.Tx) (int, error) { return tx.PurgeTokens(now.Add(-24*time.Hour), 10) }); n != 2 {
+		t.Errorf("purged %d tokens, want the 2 expired for more than a day", n)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		for i, want := range []bool{false, false, true, true} {
+			_, err := tx.Token(fmt.Sprint("t", i))
+			if got := err == nil; got != want {
+				t.Errorf("token t%d kept %v, want %v", i, got, want)
+			}
+		}
+		return nil
+	})
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"WriteSkew", testWriteSkew},
 		{"Search", testSearch},
 		{"TimePrecision", testTimePrecision},
+		{"Purge", testPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
