@@ -5,10 +5,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -173,5 +175,75 @@ func TestResetEnv(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut.String(), `QUN_RESET="`+bad+`"`) {
 			t.Errorf("QUN_RESET=%s: exit %d, stderr %q", bad, code, errOut.String())
 		}
+	}
+}
+
+// TestShutdownUnderLoad: a node stopped (as by SIGTERM) while clients send
+// POSTs over keep-alive connections answers every request sent on a
+// connection it had accepted; the clients see answers, then connections
+// that fail to open (refused, or reset while still in the kernel's accept
+// queue: qun never saw them), never a request dropped without an answer on
+// a connection qun was serving.
+func TestShutdownUnderLoad(t *testing.T) {
+	n := startNode(t, map[string]string{"QUN_RATE_LIMITS": "off"}, "--data", filepath.Join(t.TempDir(), "data"))
+	transport := &http.Transport{MaxIdleConnsPerHost: 16}
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	defer transport.CloseIdleConnections()
+	const clients = 12
+	var (
+		wg                sync.WaitGroup
+		mu                sync.Mutex
+		answered, refused int
+		dropped           []string
+		stopAt            = time.Now().Add(5 * time.Second)
+		body              = `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`
+		started           = make(chan struct{})
+		startOnce         sync.Once
+	)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stopAt) {
+				var reused bool
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST",
+					n.URL+"/open-apis/auth/v3/tenant_access_token/internal", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				mu.Lock()
+				switch {
+				case err == nil:
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					answered++
+					if answered == 200 {
+						startOnce.Do(func() { close(started) })
+					}
+				case !reused:
+					// The connection never opened, or was reset before qun
+					// accepted it: the request was not served, and the
+					// client knows it may send it again.
+					refused++
+					mu.Unlock()
+					return
+				default:
+					dropped = append(dropped, err.Error())
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the load did not start")
+	}
+	if code := n.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	wg.Wait()
+	if len(dropped) > 0 || refused != clients {
+		t.Errorf("%d answered, %d clients refused (want %d), %d requests dropped: %v", answered, refused, clients, len(dropped), dropped[:min(5, len(dropped))])
 	}
 }

@@ -88,6 +88,10 @@ type Server struct {
 	// closed when it has.
 	stopHousekeeping context.CancelFunc
 	housekept        chan struct{}
+	// conns counts the open client connections; draining is set once
+	// Shutdown closed the listener.
+	conns    atomic.Int64
+	draining atomic.Bool
 
 	http *http.Server
 	ln   net.Listener
@@ -161,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		WriteTimeout:      cfg.RequestTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:         s.trackConn,
 	}
 	s.ready.Store(true)
 	s.startHousekeeping()
@@ -323,10 +328,49 @@ func (s *Server) Serve() error {
 			return err
 		}
 	}
-	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) || s.draining.Load() && errors.Is(err, net.ErrClosed) {
+		return nil
 	}
-	return nil
+	return err
+}
+
+func (s *Server) trackConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Add(-1)
+	}
+}
+
+// drainFor bounds how long Shutdown keeps idle keep-alive connections open
+// for requests already on their way.
+const drainFor = 2 * time.Second
+
+// drain stops taking connections and lets the open ones finish: a request
+// that arrives on a keep-alive connection is still answered, with
+// "Connection: close", so that no client sees its request dropped (as it
+// would if the connection were closed under it). It returns when every
+// connection has closed, after drainFor, or when ctx ends.
+func (s *Server) drain(ctx context.Context) {
+	// Not SetKeepAlivesEnabled(false): it closes the idle connections at
+	// once, under requests that may be on their way.
+	s.draining.Store(true)
+	s.ln.Close() // new connections are refused from here on
+	deadline := time.NewTimer(drainFor)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Shutdown stops accepting requests, waits for those in flight (until ctx
@@ -335,15 +379,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.stopHousekeeping()
 	<-s.housekept
-	err := s.http.Shutdown(ctx)
 	if s.ln != nil {
-		// Serve may not have taken the listener yet; closing it twice is
-		// harmless.
-		if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
-			err = errors.Join(err, cerr)
-		}
+		s.drain(ctx)
 	}
-	return errors.Join(err, s.closeStore())
+	return errors.Join(s.http.Shutdown(ctx), s.closeStore())
 }
 
 func (s *Server) closeStore() error {
@@ -382,6 +421,9 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		rec := &httpx.Record{}
 		ctx, cancel := context.WithTimeout(httpx.WithRecord(r.Context(), rec), s.cfg.RequestTimeout)
 		defer cancel()
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close") // answered, then closed: the client reconnects elsewhere
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
