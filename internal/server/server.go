@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qunhq/qun/internal/dingtalk"
@@ -252,6 +253,9 @@ func keptAdminToken(dir string) (string, error) {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	if err := os.WriteFile(path, []byte(fresh+"\n"), 0o600); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return "", fmt.Errorf("admin token: the disk holding %s is full: %w", dir, err)
+		}
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	return fresh, nil

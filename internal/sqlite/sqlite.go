@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/qunhq/qun/internal/qun"
@@ -132,15 +133,33 @@ func (c *stmtCache) close() error {
 
 var _ qun.Store = (*DB)(nil)
 
+// ErrDiskFull is wrapped by Open's error when the disk holding the
+// database is full.
+var ErrDiskFull = errors.New("the disk is full")
+
+// diskFull says so when err is SQLite's or the system's "disk full".
+func diskFull(path string, err error) error {
+	var se *sqlite.Error
+	if errors.Is(err, syscall.ENOSPC) || errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("sqlite: %w: %s needs free space (%v)", ErrDiskFull, filepath.Dir(path), err)
+	}
+	return err
+}
+
 // Open opens (creating if needed) the database file at path and migrates it
 // to the newest schema.
 func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := open(ctx, path)
+	return db, diskFull(path, err)
+}
+
+func open(ctx context.Context, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
 	}
-	pragmas := []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)"}
+	pragmas := []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)", "journal_size_limit(67108864)"}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		for _, p := range append(slices.Clone(pragmas), extra...) {
