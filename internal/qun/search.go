@@ -12,12 +12,13 @@ import (
 //
 // Stores find the candidates through an index of the text's grams
 // (SearchGrams: every character and every pair of adjacent characters): a
-// keyword occurs only in texts that hold its first gram (KeyGram, its
-// first two characters, or its only one), so a store reads the chats
-// posted under that one gram and checks the substring on those. Pairs
-// rather than trigrams because Chinese group names are two to four
-// characters and one- and two-character keywords are the common case,
-// which a trigram index cannot serve.
+// keyword occurs only in texts that hold each of its grams (KeyGrams: its
+// pairs of adjacent characters, or its only character), so a store reads
+// the chats posted under any one of them, the rarest it can find, and
+// checks the substring on those. Pairs rather than trigrams because
+// Chinese group names are two to four characters and one- and
+// two-character keywords are the common case, which a trigram index cannot
+// serve.
 
 // SearchText is what keyword search matches: the chat's name and
 // localised names, lower-cased, one per line.
@@ -46,9 +47,17 @@ func SearchGrams(text string) []string {
 	return slices.Compact(out)
 }
 
-// KeyGram is the gram a store looks a keyword up by: its first two
-// characters, or its only one; "" for an empty keyword.
-func KeyGram(key string) string {
+// KeyGrams are the grams a store may look a keyword up by (any one of
+// them holds every match): its pairs of adjacent characters, in order, or
+// its only character; none for an empty keyword.
+func KeyGrams(key string) []string {
 	r := []rune(key)
-	return string(r[:min(2, len(r))])
+	if len(r) == 1 {
+		return []string{key}
+	}
+	var out []string
+	for i := 0; i+1 < len(r); i++ {
+		out = append(out, string(r[i:i+2]))
+	}
+	return out
 }

@@ -24,10 +24,10 @@ func TestSearchGrams(t *testing.T) {
 	}
 }
 
-// TestKeyGramFindsEveryMatch: whenever a text contains a keyword, the
-// keyword's KeyGram is among the text's grams, so a store that looks up by
-// it misses no chat.
-func TestKeyGramFindsEveryMatch(t *testing.T) {
+// TestKeyGramsFindEveryMatch: whenever a text contains a keyword, every
+// one of the keyword's KeyGrams is among the text's grams, so a store that
+// looks up by any of them misses no chat.
+func TestKeyGramsFindEveryMatch(t *testing.T) {
 	texts := []string{"测试群名称", "weekly 周会\nwoche", "100%_done", "aa", "Team42"}
 	for _, text := range texts {
 		lower := SearchText(Chat{Name: text})
@@ -35,17 +35,22 @@ func TestKeyGramFindsEveryMatch(t *testing.T) {
 		for i := range r {
 			for j := i + 1; j <= len(r); j++ {
 				key := string(r[i:j])
-				g := KeyGram(SearchKey(key))
 				if strings.Contains(key, "\n") {
 					continue // no keyword spans two names
 				}
-				if !slices.Contains(SearchGrams(lower), g) {
-					t.Errorf("%q contains %q, but its grams lack KeyGram %q", lower, key, g)
+				grams := KeyGrams(SearchKey(key))
+				if len(grams) == 0 {
+					t.Errorf("KeyGrams(%q) is empty", key)
+				}
+				for _, g := range grams {
+					if !slices.Contains(SearchGrams(lower), g) {
+						t.Errorf("%q contains %q, but its grams lack %q", lower, key, g)
+					}
 				}
 			}
 		}
 	}
-	if KeyGram("a") != "a" || KeyGram("") != "" || KeyGram("AB") != "AB" || KeyGram(SearchKey("AB")) != "ab" {
-		t.Error("KeyGram of short keys")
+	if !slices.Equal(KeyGrams("a"), []string{"a"}) || KeyGrams("") != nil || !slices.Equal(KeyGrams(SearchKey("ABC")), []string{"ab", "bc"}) {
+		t.Error("KeyGrams of short keys")
 	}
 }

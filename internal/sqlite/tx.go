@@ -379,6 +379,37 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 	return tx.postGrams(c.ID, text)
 }
 
+// gramProbe bounds how far rarestGram counts one gram's postings, and
+// maxProbes how many of a keyword's grams it counts.
+const (
+	gramProbe = 256
+	maxProbes = 8
+)
+
+// rarestGram picks, among a keyword's grams, the one posted for the fewest
+// chats, counting each at most gramProbe far: the chats posted under it
+// are the candidates Chats checks, so a rare gram keeps a search's cost
+// that of its matches rather than of the store.
+func (tx *tx) rarestGram(grams []string) (string, error) {
+	if len(grams) <= 1 {
+		return strings.Join(grams, ""), nil
+	}
+	best, fewest := "", gramProbe+1
+	for _, g := range grams[:min(len(grams), maxProbes)] {
+		var n int
+		if err := tx.scanRow(`SELECT count(*) FROM (SELECT 1 FROM chat_grams WHERE gram = ? LIMIT ?)`, []any{g, gramProbe}, &n); err != nil {
+			return "", fail("chat search index", err)
+		}
+		if n < fewest {
+			best, fewest = g, n
+		}
+		if n == 0 {
+			break // nothing matches
+		}
+	}
+	return best, nil
+}
+
 // postGrams indexes a chat's search text by its bigrams, in one statement.
 func (tx *tx) postGrams(chat int64, text string) error {
 	grams := qun.SearchGrams(text)
@@ -429,7 +460,7 @@ func (tx *tx) LockChat(int64) error { return nil }
 
 // Chats reads the chats f selects from one ordered stream, so that a page
 // costs its size and not the store's: the chats posted under the keyword's
-// gram (qun.KeyGram) when there is a keyword, else the memberships of the
+// rarest gram (qun.KeyGrams) when there is a keyword, else the memberships of the
 // bot or user asked about, else the chats table; the order and the cursor
 // are those of the stream's own index. (A bot's chats together with the
 // tenant's public ones are only asked for with a keyword.)
@@ -441,9 +472,12 @@ func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 		args          []any
 		memberApp     = f.MemberApp
 		key           = qun.SearchKey(f.Query)
-		gram          = qun.KeyGram(key)
+		gram, err     = tx.rarestGram(qun.KeyGrams(key))
 		drivenByGrams = gram != ""
 	)
+	if err != nil {
+		return nil, err
+	}
 	add := func(cond string, a ...any) {
 		where = append(where, cond)
 		args = append(args, a...)

@@ -2,8 +2,8 @@
 -- chats by activity.
 
 -- The grams (characters and pairs of characters) of each chat's search
--- text (qun.SearchGrams): a keyword is looked up by its first gram
--- (qun.KeyGram) and checked on the chats posted under it. Filled for
+-- text (qun.SearchGrams): a keyword is looked up by one of its grams
+-- (qun.KeyGrams, the rarest) and checked on the chats posted under it. Filled for
 -- existing chats when the store opens.
 CREATE TABLE chat_grams (
     gram    TEXT NOT NULL,
