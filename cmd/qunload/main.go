@@ -1,17 +1,31 @@
 // Command qunload drives a running qun node with concurrent clients and
-// reports throughput and latency. It speaks the wire like a client would
-// (plain HTTP, a token first), so it measures the whole system.
+// reports throughput, latency and the server's CPU time per request. It
+// speaks the wire like a client would (plain HTTP, a token first), so it
+// measures the whole system.
 //
 // Usage:
 //
-//	qunload [-url http://127.0.0.1:8080] [-c 16] [-d 10s] [-scenario create]
+//	qunload [-url http://127.0.0.1:8080] [-c 16] [-d 10s] [-scenario create] [-chats N]
+//	qunload preload -data DIR -chats 1000000   build a data directory with N chats
+//	qunload floor -addr 127.0.0.1:9090         a server that decodes and answers, storing nothing
 //
-// Scenarios (Feishu dialect, demo directory):
+// Scenarios (Feishu dialect, demo directory; those marked * read the
+// chats `qunload preload` made, -chats says how many):
 //
-//	create    create a chat with an owner and a member (a durable write)
-//	dedupe    create with one uuid (a read after the first write)
-//	rejected  create naming an unknown user (rules run, nothing written)
-//	token     fetch a tenant_access_token (reused while 30 minutes remain)
+//	create      create a chat with an owner and a member (a durable write)
+//	dedupe      create with one uuid (a read after the first write)
+//	rejected    create naming an unknown user (rules run, nothing written)
+//	token       fetch a tenant_access_token (reused while 30 minutes remain)
+//	get*        GET a chat
+//	members*    list a chat's members (20)
+//	is_in_chat* ask whether the bot is in a chat
+//	list        list the bot's chats (100)
+//	search*     search the bot's chats for two characters of a chat's name
+//	add_member* add a user to a chat
+//	admin_chats list 100 chats through the admin API (-admin-token)
+//
+// The server's CPU time per request is read from its /metrics
+// (process_cpu_seconds_total) before and after the run.
 package main
 
 import (
@@ -21,32 +35,80 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "preload":
+		err = preload(os.Args[2:], os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == "floor":
+		err = floor(os.Args[2:], os.Stdout)
+	default:
+		err = run(os.Args[1:], os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "qunload:", err)
 		os.Exit(1)
 	}
 }
 
+// request is one call of a scenario.
+type request struct {
+	method, path, body string
+}
+
 type scenario struct {
-	path, body string
-	auth       bool
-	want       int // HTTP status
+	// next makes the i-th request; chats is how many are preloaded.
+	next  func(r *rand.Rand, chats int) request
+	auth  string // "tenant", "admin" or ""
+	want  int    // HTTP status
+	needs bool   // needs preloaded chats
+}
+
+const (
+	zhangsan = "ou_7d8a6e6df7621556ce0d21922b676706ccs"
+	chatsAPI = "/open-apis/im/v1/chats"
+)
+
+func fixed(method, path, body string) func(*rand.Rand, int) request {
+	return func(*rand.Rand, int) request { return request{method, path, body} }
+}
+
+func onChat(method, suffix, body string) func(*rand.Rand, int) request {
+	return func(r *rand.Rand, chats int) request {
+		return request{method, chatsAPI + "/" + preloadChatID(r.IntN(chats)) + suffix, body}
+	}
 }
 
 var scenarios = map[string]scenario{
-	"create":   {"/open-apis/im/v1/chats", `{"name":"load","owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs","user_id_list":["ou_7d8a6e6df7621556ce0d21922b676706ccs"]}`, true, 200},
-	"dedupe":   {"/open-apis/im/v1/chats?uuid=qunload", `{"name":"load","owner_id":"ou_7d8a6e6df7621556ce0d21922b676706ccs"}`, true, 200},
-	"rejected": {"/open-apis/im/v1/chats", `{"user_id_list":["ou_00000000000000000000000000000000"]}`, true, 400},
-	"token":    {"/open-apis/auth/v3/tenant_access_token/internal", `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`, false, 200},
+	"create":     {next: fixed("POST", chatsAPI, `{"name":"load","owner_id":"`+zhangsan+`","user_id_list":["`+zhangsan+`"]}`), auth: "tenant", want: 200},
+	"dedupe":     {next: fixed("POST", chatsAPI+"?uuid=qunload", `{"name":"load","owner_id":"`+zhangsan+`"}`), auth: "tenant", want: 200},
+	"rejected":   {next: fixed("POST", chatsAPI, `{"user_id_list":["ou_00000000000000000000000000000000"]}`), auth: "tenant", want: 400},
+	"token":      {next: fixed("POST", "/open-apis/auth/v3/tenant_access_token/internal", `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`), want: 200},
+	"get":        {next: onChat("GET", "", ""), auth: "tenant", want: 200, needs: true},
+	"members":    {next: onChat("GET", "/members?page_size=20", ""), auth: "tenant", want: 200, needs: true},
+	"is_in_chat": {next: onChat("GET", "/members/is_in_chat", ""), auth: "tenant", want: 200, needs: true},
+	"list":       {next: fixed("GET", chatsAPI+"?page_size=100", ""), auth: "tenant", want: 200},
+	"search": {next: func(r *rand.Rand, chats int) request {
+		name := []rune(preloadName(r.IntN(chats)))
+		i := r.IntN(3)
+		return request{"GET", chatsAPI + "/search?page_size=20&query=" + url.QueryEscape(string(name[i:i+2])), ""}
+	}, auth: "tenant", want: 200, needs: true},
+	"add_member": {next: func(r *rand.Rand, chats int) request {
+		return request{"POST", chatsAPI + "/" + preloadChatID(r.IntN(chats)) + "/members?member_id_type=user_id", fmt.Sprintf(`{"id_list":["user%03d"]}`, 1+r.IntN(60))}
+	}, auth: "tenant", want: 200, needs: true},
+	"admin_chats": {next: fixed("GET", "/admin/v1/chats?limit=100", ""), auth: "admin", want: 200},
 }
 
 func run(args []string, out io.Writer) error {
@@ -54,9 +116,11 @@ func run(args []string, out io.Writer) error {
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the qun node")
 	clients := fs.Int("c", 16, "concurrent clients")
 	duration := fs.Duration("d", 10*time.Second, "how long to run")
-	name := fs.String("scenario", "create", "create, dedupe, rejected or token")
+	name := fs.String("scenario", "create", "the scenario (see the package doc)")
+	chats := fs.Int("chats", 0, "how many chats `qunload preload` made (scenarios on preloaded chats)")
 	app := fs.String("app", "cli_a10fbf7e94b8d01d", "Feishu app_id")
 	secret := fs.String("secret", "demo-feishu-secret", "app_secret")
+	adminToken := fs.String("admin-token", "", "admin token (admin_chats)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,11 +128,22 @@ func run(args []string, out io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown scenario %q", *name)
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 30 * time.Second}
-	token, err := fetchToken(hc, *base, *app, *secret)
-	if err != nil {
-		return err
+	if sc.needs && *chats <= 0 {
+		return fmt.Errorf("scenario %s needs -chats (the number of preloaded chats)", *name)
 	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 30 * time.Second}
+	var auth string
+	switch sc.auth {
+	case "tenant":
+		token, err := fetchToken(hc, *base, *app, *secret)
+		if err != nil {
+			return err
+		}
+		auth = "Bearer " + token
+	case "admin":
+		auth = "Bearer " + *adminToken
+	}
+	cpuBefore, cpuErr := serverCPU(hc, *base)
 	var (
 		stop      atomic.Bool
 		failures  atomic.Int64
@@ -78,16 +153,18 @@ func run(args []string, out io.Writer) error {
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
-	for range *clients {
+	for c := range *clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), uint64(start.UnixNano())))
 			var mine []time.Duration
 			for !stop.Load() {
+				req := sc.next(r, *chats)
 				t0 := time.Now()
-				status, err := call(hc, *base+sc.path, sc.body, sc.auth, token)
+				status, err := call(hc, *base, req, auth)
 				if err == nil && status != sc.want {
-					err = fmt.Errorf("HTTP %d, want %d", status, sc.want)
+					err = fmt.Errorf("%s %s: HTTP %d, want %d", req.method, req.path, status, sc.want)
 				}
 				if err != nil {
 					failures.Add(1)
@@ -105,6 +182,7 @@ func run(args []string, out io.Writer) error {
 	stop.Store(true)
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuAfter, cpuErr2 := serverCPU(hc, *base)
 	slices.Sort(latencies)
 	pct := func(p float64) time.Duration {
 		if len(latencies) == 0 {
@@ -115,20 +193,46 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "scenario %s, %d clients, %s\n", *name, *clients, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(out, "  ok %d, failed %d, %.0f req/s\n", len(latencies), failures.Load(), float64(len(latencies))/elapsed.Seconds())
 	fmt.Fprintf(out, "  latency p50 %s, p90 %s, p99 %s, max %s\n", pct(.5).Round(time.Microsecond), pct(.9).Round(time.Microsecond), pct(.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+	if cpuErr == nil && cpuErr2 == nil && len(latencies) > 0 {
+		perReq := time.Duration((cpuAfter - cpuBefore) / float64(len(latencies)) * float64(time.Second))
+		fmt.Fprintf(out, "  server CPU %s per request (%.2f cores)\n", perReq.Round(time.Microsecond), (cpuAfter-cpuBefore)/elapsed.Seconds())
+	}
 	if f := firstFail.Load(); f != nil {
 		fmt.Fprintf(out, "  first failure: %s\n", f)
 	}
 	return nil
 }
 
-func call(hc *http.Client, url, body string, auth bool, token string) (int, error) {
-	req, err := http.NewRequest("POST", url, bytes.NewReader([]byte(body)))
+var cpuLine = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)$`)
+
+// serverCPU reads the server's process_cpu_seconds_total.
+func serverCPU(hc *http.Client, base string) (float64, error) {
+	resp, err := hc.Get(base + "/metrics")
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if auth {
-		req.Header.Set("Authorization", "Bearer "+token)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	m := cpuLine.FindSubmatch(raw)
+	if m == nil {
+		return 0, errors.New("no process_cpu_seconds_total in /metrics")
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+func call(hc *http.Client, base string, r request, auth string) (int, error) {
+	req, err := http.NewRequest(r.method, base+r.path, bytes.NewReader([]byte(r.body)))
+	if err != nil {
+		return 0, err
+	}
+	if r.body != "" {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -138,7 +242,6 @@ func call(hc *http.Client, url, body string, auth bool, token string) (int, erro
 	_, err = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, err
 }
-
 func fetchToken(hc *http.Client, base, app, secret string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"app_id": app, "app_secret": secret})
 	resp, err := hc.Post(base+"/open-apis/auth/v3/tenant_access_token/internal", "application/json", bytes.NewReader(body))
