@@ -112,6 +112,9 @@ func (r *resolver) resolve(refs []Ref) (refResult, error) {
 		seenUser = map[int64]bool{}
 		seenBot  = map[int64]bool{}
 	)
+	if err := r.prefetch(refs); err != nil {
+		return refResult{}, err
+	}
 	for _, ref := range refs {
 		if ref.Kind == AppID {
 			a, err := r.tx.AppByKey(r.actor.App.Platform, 0, ref.Value)
@@ -141,6 +144,40 @@ func (r *resolver) resolve(refs []Ref) (refResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// memberships returns, in one read, the memberships in chat of the users
+// and bots found, by user ID and by app ID.
+func memberships(tx Tx, chat int64, found refResult) (users, bots map[int64]Member, err error) {
+	var uids, aids []int64
+	for _, u := range found.users {
+		uids = append(uids, u.ID)
+	}
+	for _, b := range found.bots {
+		aids = append(aids, b.ID)
+	}
+	ms, err := tx.MembersOf(chat, uids, aids)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, bots = map[int64]Member{}, map[int64]Member{}
+	for _, m := range ms {
+		if m.User != 0 {
+			users[m.User] = m
+		} else {
+			bots[m.App] = m
+		}
+	}
+	return users, bots, nil
+}
+
+// lookup returns a membership from memberships' answer, or ENotFound, as
+// Tx.Member would.
+func lookup(in map[int64]Member, id int64) (Member, error) {
+	if m, ok := in[id]; ok {
+		return m, nil
+	}
+	return Member{}, &Error{Code: ENotFound, Message: "member not found"}
 }
 
 // notExisted is the error for IDs of one kind that name nobody.

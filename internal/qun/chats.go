@@ -287,10 +287,8 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 	for _, b := range bots {
 		members = append(members, Member{Chat: chat.ID, App: b.ID, Role: RoleMember, JoinedAt: now})
 	}
-	for _, m := range members {
-		if _, err := tx.AddMember(m); err != nil {
-			return ChatView{}, err
-		}
+	if _, err := tx.AddMembers(members); err != nil {
+		return ChatView{}, err
 	}
 	return ChatView{Chat: chat, Tenant: tenant, Owner: owner}, nil
 }
@@ -323,49 +321,101 @@ type resolver struct {
 	// written and writtenBot remember the ID a client wrote for each user
 	// and bot resolved.
 	written, writtenBot map[int64]string
+	// known holds what prefetch found: the user a reference names, or a
+	// zero User when it names nobody.
+	known map[Ref]User
 }
 
-// user resolves one reference to a user. A reference that names nobody is
+// prefetch resolves refs in one read per kind of ID (UsersByAlias,
+// UsersByUserID), so that resolving a list of 50 users costs a statement or
+// two, not 50; user then answers from what it found.
+func (r *resolver) prefetch(refs []Ref) error {
+	app := r.actor.App
+	byKind := map[IDKind][]string{}
+	for _, ref := range refs {
+		if _, done := r.known[ref]; !done && ref.Kind != AppID {
+			byKind[ref.Kind] = append(byKind[ref.Kind], ref.Value)
+		}
+	}
+	if r.known == nil {
+		r.known = map[Ref]User{}
+	}
+	for kind, values := range byKind {
+		var (
+			users []User
+			err   error
+			key   func(User) string
+		)
+		switch kind {
+		case OpenID:
+			users, err = r.tx.UsersByAlias(OpenID, app.Key, values)
+			key = func(u User) string { return u.Alias(OpenID, app.Key) }
+		case UnionID:
+			users, err = r.tx.UsersByAlias(UnionID, app.Developer, values)
+			key = func(u User) string { return u.Alias(UnionID, app.Developer) }
+		case UserID, ExternalID:
+			if app.Kind == StoreApp {
+				continue // user answers the error
+			}
+			users, err = r.tx.UsersByUserID(r.actor.Tenant.ID, values)
+			key = func(u User) string { return u.UserID }
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range values {
+			r.known[Ref{Kind: kind, Value: v}] = User{}
+		}
+		for _, u := range users {
+			r.known[Ref{Kind: kind, Value: key(u)}] = u
+		}
+	}
+	return nil
+}
+
+// user resolves one reference to a user, from what prefetch found or with
+// a read of its own. A reference that names nobody is
 // ReasonUnavailableIDs; another app's open_id is ReasonCrossApp.
 func (r *resolver) user(ref Ref) (User, error) {
 	app := r.actor.App
 	unavailable := &Error{Code: EInvalid, Reason: ReasonUnavailableIDs, IDs: []string{ref.Value}, Message: "the ID names no user"}
-	var (
-		u   User
-		err error
-	)
-	switch ref.Kind {
-	case OpenID:
-		u, err = r.tx.UserByAlias(OpenID, app.Key, ref.Value)
+	if (ref.Kind == UserID || ref.Kind == ExternalID) && app.Kind == StoreApp {
+		return User{}, Invalid(ReasonUserIDNotAllowed, "user_id_type", "store apps cannot use user_id; use open_id or union_id")
+	}
+	u, known := r.known[ref]
+	var err error
+	if !known {
+		switch ref.Kind {
+		case OpenID:
+			u, err = r.tx.UserByAlias(OpenID, app.Key, ref.Value)
+		case UnionID:
+			u, err = r.tx.UserByAlias(UnionID, app.Developer, ref.Value)
+		case UserID, ExternalID:
+			u, err = r.tx.UserByUserID(r.actor.Tenant.ID, ref.Value)
+		default:
+			return User{}, Invalid(ReasonField, "user_id_type", fmt.Sprintf("unknown ID type %q", ref.Kind))
+		}
 		if ErrorCode(err) == ENotFound {
+			u, err = User{}, nil
+		} else if err != nil {
+			return User{}, err
+		}
+	}
+	if u.ID == 0 {
+		if ref.Kind == OpenID {
 			if _, other := r.tx.UserByAlias(OpenID, "", ref.Value); other == nil {
 				return User{}, &Error{Code: EInvalid, Reason: ReasonCrossApp, IDs: []string{ref.Value}, Message: "the open_id belongs to another app"}
 			}
 		}
-	case UnionID:
-		u, err = r.tx.UserByAlias(UnionID, app.Developer, ref.Value)
-	case UserID, ExternalID:
-		if app.Kind == StoreApp {
-			return User{}, Invalid(ReasonUserIDNotAllowed, "user_id_type", "store apps cannot use user_id; use open_id or union_id")
-		}
-		u, err = r.tx.UserByUserID(r.actor.Tenant.ID, ref.Value)
-		want := MemberUser
-		if ref.Kind == ExternalID {
-			want = ExternalUser
-		}
-		if err == nil && u.Kind != want {
-			return User{}, unavailable
-		}
-	default:
-		return User{}, Invalid(ReasonField, "user_id_type", fmt.Sprintf("unknown ID type %q", ref.Kind))
-	}
-	if ErrorCode(err) == ENotFound {
 		return User{}, unavailable
 	}
-	if err == nil {
-		r.written[u.ID] = ref.Value
+	if want := map[IDKind]UserKind{UserID: MemberUser, ExternalID: ExternalUser}[ref.Kind]; want != "" && u.Kind != want {
+		return User{}, unavailable
 	}
-	return u, err
+	r.written[u.ID] = ref.Value
+	return u, nil
 }
 
 // invitees resolves the users to invite, dropping duplicates and the owner.
@@ -378,6 +428,9 @@ func (r *resolver) invitees(refs []Ref, owner *User) (inside, outside []User, er
 	)
 	if owner != nil {
 		seen[owner.ID] = true
+	}
+	if err := r.prefetch(refs); err != nil {
+		return nil, nil, err
 	}
 	for _, ref := range refs {
 		u, err := r.user(ref)
@@ -420,8 +473,15 @@ func (r *resolver) contacts(refs []Ref, owner *User) ([]User, error) {
 	if owner != nil {
 		seen[owner.ID] = true
 	}
-	for _, ref := range refs {
-		u, err := r.user(Ref{Kind: ExternalID, Value: ref.Value})
+	external := make([]Ref, len(refs))
+	for i, ref := range refs {
+		external[i] = Ref{Kind: ExternalID, Value: ref.Value}
+	}
+	if err := r.prefetch(external); err != nil {
+		return nil, err
+	}
+	for _, ref := range external {
+		u, err := r.user(ref)
 		if ErrorReason(err) == ReasonUnavailableIDs {
 			missing = append(missing, ref.Value)
 			continue

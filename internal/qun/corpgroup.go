@@ -148,13 +148,12 @@ func (s *Service) createCorpGroupChat(tx Tx, actor Actor, in CorpGroupRequest) (
 	if err := tx.CreateChat(&chat); err != nil {
 		return ChatView{}, err
 	}
-	if _, err := tx.AddMember(Member{Chat: chat.ID, User: initiator.ID, Role: RoleOwner, JoinedAt: now}); err != nil {
-		return ChatView{}, err
-	}
+	joining := []Member{{Chat: chat.ID, User: initiator.ID, Role: RoleOwner, JoinedAt: now}}
 	for _, u := range members {
-		if _, err := tx.AddMember(Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now}); err != nil {
-			return ChatView{}, err
-		}
+		joining = append(joining, Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
+	}
+	if _, err := tx.AddMembers(joining); err != nil {
+		return ChatView{}, err
 	}
 	return ChatView{Chat: chat, Tenant: tenant, Owner: &initiator}, nil
 }

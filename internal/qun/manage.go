@@ -347,9 +347,24 @@ func (s *Service) ListChats(ctx context.Context, actor Actor, q ChatQuery) (Chat
 			last := chats[len(chats)-1]
 			page.Next = &ChatCursor{ID: last.ID, Active: last.UpdatedAt.UnixMilli()}
 		}
+		// The page's owners in one read; tenants are few.
+		var ownerIDs []int64
+		for _, c := range chats {
+			if c.OwnerUser != 0 {
+				ownerIDs = append(ownerIDs, c.OwnerUser)
+			}
+		}
+		owners, err := tx.UsersByID(ownerIDs)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]*User, len(owners))
+		for i := range owners {
+			byID[owners[i].ID] = &owners[i]
+		}
 		tenants := map[int64]Tenant{}
 		for _, c := range chats {
-			info := ChatInfo{Chat: c}
+			info := ChatInfo{Chat: c, Owner: byID[c.OwnerUser]}
 			t, ok := tenants[c.TenantID]
 			if !ok {
 				if t, err = tx.Tenant(c.TenantID); err != nil {
@@ -358,13 +373,6 @@ func (s *Service) ListChats(ctx context.Context, actor Actor, q ChatQuery) (Chat
 				tenants[c.TenantID] = t
 			}
 			info.Tenant = t
-			if c.OwnerUser != 0 {
-				u, err := tx.User(c.OwnerUser)
-				if err != nil {
-					return err
-				}
-				info.Owner = &u
-			}
 			page.Chats = append(page.Chats, info)
 		}
 		return nil

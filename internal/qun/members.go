@@ -80,11 +80,13 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 		}
 		owner = &u
 	}
+	inUsers, inBots, err := memberships(tx, c.ID, found)
+	if err != nil {
+		return AddResult{}, err
+	}
 	for _, u := range found.users {
-		if _, err := tx.Member(c.ID, u.ID, 0); err == nil {
+		if _, in := inUsers[u.ID]; in {
 			continue // already in
-		} else if ErrorCode(err) != ENotFound {
-			return AddResult{}, err
 		}
 		switch {
 		case u.Status == Resigned:
@@ -110,10 +112,8 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 		}
 	}
 	for _, b := range found.bots {
-		if _, err := tx.Member(c.ID, 0, b.ID); err == nil {
+		if _, in := inBots[b.ID]; in {
 			continue
-		} else if ErrorCode(err) != ENotFound {
-			return AddResult{}, err
 		}
 		if !b.Bot || !b.Installed || b.TenantID != c.TenantID || (c.External && !b.ExternalChats) {
 			badBots = append(badBots, r.writtenBot[b.ID])
@@ -157,15 +157,15 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 		return res, Errorf(EInvalid, ReasonTooManyBots, "a chat holds at most %d bots", a.rules.maxBots)
 	}
 	now := s.now()
+	joining := make([]Member, 0, len(addUsers)+len(addBots))
 	for _, u := range addUsers {
-		if _, err := tx.AddMember(Member{Chat: c.ID, User: u.ID, Role: RoleMember, JoinedAt: now}); err != nil {
-			return res, err
-		}
+		joining = append(joining, Member{Chat: c.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
 	}
 	for _, b := range addBots {
-		if _, err := tx.AddMember(Member{Chat: c.ID, App: b.ID, Role: RoleMember, JoinedAt: now}); err != nil {
-			return res, err
-		}
+		joining = append(joining, Member{Chat: c.ID, App: b.ID, Role: RoleMember, JoinedAt: now})
+	}
+	if _, err := tx.AddMembers(joining); err != nil {
+		return res, err
 	}
 	if len(addUsers)+len(addBots) > 0 {
 		if err := touch(tx, c.ID, now); err != nil {
@@ -238,14 +238,18 @@ func (s *Service) removeMembersTx(tx Tx, actor Actor, a access, refs []Ref) ([]s
 		remove = append(remove, m)
 		return nil
 	}
+	inUsers, inBots, err := memberships(tx, c.ID, found)
+	if err != nil {
+		return nil, err
+	}
 	for _, u := range found.users {
-		m, err := tx.Member(c.ID, u.ID, 0)
+		m, err := lookup(inUsers, u.ID)
 		if err := consider(m, err, r.written[u.ID], false); err != nil {
 			return nil, err
 		}
 	}
 	for _, b := range found.bots {
-		m, err := tx.Member(c.ID, 0, b.ID)
+		m, err := lookup(inBots, b.ID)
 		if err := consider(m, err, r.writtenBot[b.ID], b.ID == actor.App.ID); err != nil {
 			return nil, err
 		}
@@ -375,14 +379,18 @@ func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, r
 			change = append(change, m)
 			return nil
 		}
+		inUsers, inBots, err := memberships(tx, c.ID, found)
+		if err != nil {
+			return err
+		}
 		for _, u := range found.users {
-			m, err := tx.Member(c.ID, u.ID, 0)
+			m, err := lookup(inUsers, u.ID)
 			if err := pick(m, err, r.written[u.ID]); err != nil {
 				return err
 			}
 		}
 		for _, b := range found.bots {
-			m, err := tx.Member(c.ID, 0, b.ID)
+			m, err := lookup(inBots, b.ID)
 			if err := pick(m, err, r.writtenBot[b.ID]); err != nil {
 				return err
 			}

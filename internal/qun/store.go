@@ -75,6 +75,14 @@ type Tx interface {
 	// UserByAlias finds the user holding an alias; scope "" matches any
 	// scope.
 	UserByAlias(kind IDKind, scope, value string) (User, error)
+	// UsersByAlias finds, in one read, the users holding the aliases of
+	// kind in scope with the given values (values naming nobody are left
+	// out), in no particular order.
+	UsersByAlias(kind IDKind, scope string, values []string) ([]User, error)
+	// UsersByUserID finds, in one read, the users of a tenant with the
+	// given user IDs (IDs naming nobody are left out), in no particular
+	// order.
+	UsersByUserID(tenantID int64, userIDs []string) ([]User, error)
 	// Users lists the users of p ("" for all) in tenantID (0 for all),
 	// oldest first.
 	Users(p Platform, tenantID int64) ([]User, error)
@@ -116,12 +124,18 @@ type Tx interface {
 	// AddMember inserts m; it reports false when the user or bot was
 	// already a member (and leaves the existing row alone).
 	AddMember(m Member) (bool, error)
+	// AddMembers inserts ms in one write, in order (their join order), and
+	// reports for each whether it was added (false: already a member).
+	AddMembers(ms []Member) ([]bool, error)
 	// UpdateMember changes the role of an existing member.
 	UpdateMember(m Member) error
 	// RemoveMember deletes a member; it reports false when there was none.
 	RemoveMember(chat, user, app int64) (bool, error)
 	// Member returns the membership of user (or bot app) in chat.
 	Member(chat, user, app int64) (Member, error)
+	// MembersOf returns, in one read, the memberships in chat of the given
+	// users and bots (those not in the chat are left out), in join order.
+	MembersOf(chat int64, users, apps []int64) ([]Member, error)
 	// Members lists a chat's members in the order they joined.
 	Members(f MemberFilter) ([]Member, error)
 	// CountMembers counts a chat's users and bots.

@@ -116,7 +116,12 @@ func TestQueryPlans(t *testing.T) {
 				}
 				bad = "full scan"
 			}
-			if strings.Contains(step, "USE TEMP B-TREE FOR ORDER BY") || strings.Contains(step, "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY") {
+			if strings.Contains(step, "USE TEMP B-TREE FOR") && strings.Contains(step, "ORDER BY") {
+				if strings.Contains(q, "json_each(?)") {
+					// A batch: it sorts the rows its own argument names.
+					allowed = append(allowed, "a batch sorts the rows of its argument")
+					continue
+				}
 				bad = "sorts every matching row"
 			}
 			if bad == "" {

@@ -207,11 +207,7 @@ func (tx *tx) UsersByID(ids []int64) ([]qun.User, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return tx.users(`u.id IN (`+placeholders(len(ids))+`)`, args...)
+	return tx.users(`u.id IN (SELECT value FROM json_each(?))`, encode(ids))
 }
 
 func (tx *tx) UserByUserID(tenantID int64, userID string) (qun.User, error) {
@@ -225,6 +221,20 @@ func (tx *tx) UserByAlias(kind qun.IDKind, scope, value string) (qun.User, error
 		return qun.User{}, fail("user", err)
 	}
 	return tx.User(id)
+}
+
+func (tx *tx) UsersByAlias(kind qun.IDKind, scope string, values []string) ([]qun.User, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	return tx.users(`u.id IN (SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value IN (SELECT value FROM json_each(?)))`, kind, scope, encode(values))
+}
+
+func (tx *tx) UsersByUserID(tenantID int64, userIDs []string) ([]qun.User, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	return tx.users(`u.tenant_id = ? AND u.user_id IN (SELECT value FROM json_each(?))`, tenantID, encode(userIDs))
 }
 
 func (tx *tx) Users(p qun.Platform, tenantID int64) ([]qun.User, error) {
@@ -604,6 +614,73 @@ func (tx *tx) AddMember(m qun.Member) (bool, error) {
 	return n > 0, err
 }
 
+// memberRow is a member as AddMembers passes it to SQL.
+type memberRow struct {
+	User   *int64 `json:"u"`
+	App    *int64 `json:"a"`
+	Role   string `json:"r"`
+	Joined int64  `json:"j"`
+}
+
+func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
+	if len(members) == 0 {
+		return nil, nil
+	}
+	byChat := map[int64][]int{}
+	var chats []int64
+	for i, m := range members {
+		if _, ok := byChat[m.Chat]; !ok {
+			chats = append(chats, m.Chat)
+		}
+		byChat[m.Chat] = append(byChat[m.Chat], i)
+	}
+	added := make([]bool, len(members))
+	for _, chat := range chats {
+		idx := byChat[chat]
+		rows := make([]memberRow, len(idx))
+		for j, i := range idx {
+			m := members[i]
+			rows[j] = memberRow{Role: string(m.Role), Joined: ms(m.JoinedAt)}
+			if m.User != 0 {
+				rows[j].User = &members[i].User
+			} else {
+				rows[j].App = &members[i].App
+			}
+		}
+		// One statement for the chat's new members, in the order given
+		// (json_each keeps it, so seq is the join order); RETURNING names
+		// those inserted.
+		res, err := tx.query(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
+			SELECT ?, json_extract(value, '$.u'), json_extract(value, '$.a'), json_extract(value, '$.r'), json_extract(value, '$.j'),
+				(SELECT active_at FROM chats WHERE id = ?)
+			FROM json_each(?) WHERE true ORDER BY key
+			ON CONFLICT DO NOTHING
+			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, chat, chat, encode(rows))
+		if err != nil {
+			return nil, fail("members", err)
+		}
+		inserted := map[[2]int64]bool{}
+		for res.Next() {
+			var u, a int64
+			if err := res.Scan(&u, &a); err != nil {
+				res.Close()
+				return nil, fail("members", err)
+			}
+			inserted[[2]int64{u, a}] = true
+		}
+		if err := res.Close(); err != nil {
+			return nil, fail("members", err)
+		}
+		if err := res.Err(); err != nil {
+			return nil, fail("members", err)
+		}
+		for _, i := range idx {
+			added[i] = inserted[[2]int64{members[i].User, members[i].App}]
+		}
+	}
+	return added, nil
+}
+
 func (tx *tx) UpdateMember(m qun.Member) error {
 	res, err := tx.exec(`UPDATE members SET role = ? WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, m.Role, m.Chat, m.User, m.App)
 	return affected("member", res, err)
@@ -627,6 +704,21 @@ func (tx *tx) Member(chat, user, app int64) (qun.Member, error) {
 		return qun.Member{}, fail("member", sql.ErrNoRows)
 	}
 	return found[0], nil
+}
+
+func (tx *tx) MembersOf(chat int64, users, apps []int64) ([]qun.Member, error) {
+	if len(users)+len(apps) == 0 {
+		return nil, nil
+	}
+	return tx.members(`WHERE chat_id = ? AND (user_id IN (SELECT value FROM json_each(?)) OR app_id IN (SELECT value FROM json_each(?))) ORDER BY seq`,
+		chat, encode(orEmpty(users)), encode(orEmpty(apps)))
+}
+
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
 }
 
 func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
@@ -778,8 +870,4 @@ func affected(what string, res sql.Result, err error) error {
 		return fail(what, sql.ErrNoRows)
 	}
 	return nil
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

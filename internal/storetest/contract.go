@@ -274,3 +274,97 @@ func testPurge(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testBatches: the batch reads and writes answer as their one-at-a-time
+// forms would, in one call.
+func testBatches(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 4)
+	other, _, _ := seed(t, s, qun.Feishu, "t2", 1)
+	update(t, s, func(tx qun.Tx) error {
+		for i, u := range users {
+			if err := tx.AddAliases(u.ID, []qun.Alias{{Kind: qun.OpenID, Scope: app.Key, Value: fmt.Sprint("ou_", i)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ids := func(us []qun.User) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.UserID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[[]qun.User](t)(tx.UsersByAlias(qun.OpenID, app.Key, []string{"ou_2", "ou_0", "ou_nobody", "ou_0"}))
+		if !slices.Equal(ids(got), []string{"u0", "u2"}) || len(got[0].Aliases) == 0 {
+			t.Errorf("UsersByAlias = %v", got)
+		}
+		if got := must[[]qun.User](t)(tx.UsersByAlias(qun.OpenID, "another-app", []string{"ou_1"})); len(got) != 0 {
+			t.Errorf("UsersByAlias in another scope = %v", got)
+		}
+		got = must[[]qun.User](t)(tx.UsersByUserID(tenant.ID, []string{"u3", "u1", "nobody"}))
+		if !slices.Equal(ids(got), []string{"u1", "u3"}) {
+			t.Errorf("UsersByUserID = %v", ids(got))
+		}
+		if got := must[[]qun.User](t)(tx.UsersByUserID(other.ID, []string{"u0", "u1"})); len(got) != 1 || got[0].TenantID != other.ID {
+			t.Errorf("UsersByUserID in the other tenant = %v", got)
+		}
+		return nil
+	})
+	c := newChat(tenant, app, "oc_batch", "Batch")
+	at := time.UnixMilli(1_700_000_000_000)
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.CreateChat(&c); err != nil {
+			return err
+		}
+		_, err := tx.AddMember(qun.Member{Chat: c.ID, User: users[1].ID, Role: qun.RoleOwner, JoinedAt: at})
+		return err
+	})
+	var added []bool
+	update(t, s, func(tx qun.Tx) error {
+		var err error
+		added, err = tx.AddMembers([]qun.Member{
+			{Chat: c.ID, User: users[3].ID, Role: qun.RoleMember, JoinedAt: at},
+			{Chat: c.ID, User: users[1].ID, Role: qun.RoleMember, JoinedAt: at}, // already the owner
+			{Chat: c.ID, App: app.ID, Role: qun.RoleMember, JoinedAt: at},
+			{Chat: c.ID, User: users[0].ID, Role: qun.RoleManager, JoinedAt: at},
+		})
+		return err
+	})
+	if !slices.Equal(added, []bool{true, false, true, true}) {
+		t.Errorf("AddMembers added %v, want [true false true true]", added)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		ms := must[[]qun.Member](t)(tx.Members(qun.MemberFilter{Chat: c.ID}))
+		var order []string
+		for _, m := range ms {
+			order = append(order, fmt.Sprintf("%d/%d/%s", m.User, m.App, m.Role))
+		}
+		want := []string{
+			fmt.Sprintf("%d/0/owner", users[1].ID), fmt.Sprintf("%d/0/member", users[3].ID),
+			fmt.Sprintf("0/%d/member", app.ID), fmt.Sprintf("%d/0/manager", users[0].ID),
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("members in join order %v, want %v", order, want)
+		}
+		for _, m := range ms {
+			if !m.JoinedAt.Equal(at) {
+				t.Errorf("joined %v, want %v", m.JoinedAt, at)
+			}
+		}
+		of := must[[]qun.Member](t)(tx.MembersOf(c.ID, []int64{users[0].ID, users[2].ID, users[3].ID}, []int64{app.ID}))
+		var got []string
+		for _, m := range of {
+			got = append(got, fmt.Sprintf("%d/%d", m.User, m.App))
+		}
+		if want := []string{fmt.Sprintf("%d/0", users[3].ID), fmt.Sprintf("0/%d", app.ID), fmt.Sprintf("%d/0", users[0].ID)}; !slices.Equal(got, want) {
+			t.Errorf("MembersOf = %v, want %v (users[2] is not in the chat)", got, want)
+		}
+		if of := must[[]qun.Member](t)(tx.MembersOf(c.ID, nil, nil)); len(of) != 0 {
+			t.Errorf("MembersOf nobody = %v", of)
+		}
+		return nil
+	})
+}

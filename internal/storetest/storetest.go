@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Search", testSearch},
 		{"TimePrecision", testTimePrecision},
 		{"Purge", testPurge},
+		{"Batches", testBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
