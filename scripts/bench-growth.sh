@@ -15,7 +15,7 @@ dir="${BENCH_DIR:-/tmp/qun-growth}"
 mkdir -p "$dir"
 go build -o "$dir/qun" ./cmd/qun
 go build -o "$dir/qunload" ./cmd/qunload
-scenarios="get members is_in_chat list search add_member admin_chats create"
+scenarios="${SCENARIOS:-get members is_in_chat list search add_member admin_chats create}"
 
 for n in "$small" "$large"; do
   [ -d "$dir/data-$n" ] || "$dir/qunload" preload -data "$dir/data-$n" -chats "$n"

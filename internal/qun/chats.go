@@ -135,6 +135,14 @@ func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
 func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (ChatView, error) {
 	app, tenant := actor.App, actor.Tenant
 	res := newResolver(tx, actor)
+	// The owner and the invitees in one read.
+	named := in.Users
+	if in.Owner != nil {
+		named = append([]Ref{*in.Owner}, in.Users...)
+	}
+	if err := res.prefetch(named); err != nil {
+		return ChatView{}, err
+	}
 
 	var owner *User
 	if in.Owner == nil && rules.ownerRequired {

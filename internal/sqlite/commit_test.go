@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -127,4 +128,54 @@ func TestStatementCacheBounded(t *testing.T) {
 	if n := size(&db.readerStmts); n > maxCachedStmts {
 		t.Errorf("cache holds %d statements, bound %d", n, maxCachedStmts)
 	}
+}
+
+// TestFailAfterWriteInGroup: an update that fails after writing is undone
+// alone: the others of its group commit (run again without it, as the
+// contract allows), and its writes are gone.
+func TestFailAfterWriteInGroup(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	hold, held := make(chan struct{}), make(chan struct{})
+	go db.Update(ctx, func(qun.Tx) error { close(held); <-hold; return nil })
+	<-held
+	var wg sync.WaitGroup
+	results := make([]error, 5)
+	boom := errors.New("boom")
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = db.Update(ctx, func(tx qun.Tx) error {
+				if err := tx.SetMeta(fmt.Sprint("k", i), "v"); err != nil {
+					return err
+				}
+				if i == 2 {
+					return boom // after its write
+				}
+				return nil
+			})
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	for i, err := range results {
+		if (i == 2) != errors.Is(err, boom) || i != 2 && err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	db.View(ctx, func(tx qun.Tx) error {
+		for i := range results {
+			v, _ := tx.Meta(fmt.Sprint("k", i))
+			if (v == "v") == (i == 2) {
+				t.Errorf("k%d = %q after the group", i, v)
+			}
+		}
+		return nil
+	})
 }

@@ -8,18 +8,20 @@
 // power loss; foreign keys are on. Reads go through a pool of connections.
 // Writes go through one connection (SQLite has one writer anyway) driven by
 // one goroutine that commits in groups: it runs the updates waiting in its
-// queue one after another in one transaction, each inside its own savepoint
-// so that a failing update rolls back alone, and answers them only after
+// queue one after another in one transaction and answers them only after
 // the commit, so one fsync serves many updates. Migrations are the numbered
 // files in migrations/, applied in order.
 //
 // Which failures share fate: an update that returns an error, panics, or
-// whose caller's context ends rolls back alone (a cancelled update is
-// checked before each of its statements; a statement already running is
-// never interrupted, since SQLite rolls back the whole transaction when a
-// write is interrupted). Only a failure of the shared transaction itself
-// (BEGIN, a savepoint or the COMMIT failing, e.g. a full disk or an I/O
-// error) fails every update of the group, and each of them is told so.
+// whose caller's context ends fails alone. If it wrote nothing, there is
+// nothing to undo; if it did, the transaction is rolled back and the other
+// updates of the group run again without it (the Store contract allows
+// running an update more than once). A cancelled update is checked before
+// each of its statements; a statement already running is never
+// interrupted, since SQLite rolls back the whole transaction when a write
+// is interrupted. Only a failure of the shared transaction itself (BEGIN
+// or COMMIT failing, e.g. a full disk or an I/O error) fails every update
+// of the group, and each of them is told so.
 package sqlite
 
 import (
@@ -342,8 +344,18 @@ func (db *DB) writeLoop() {
 }
 
 // commitGroup runs a group of updates in one transaction and answers them.
+//
+// It takes no savepoint per update. An update that fails before writing
+// (most failures: the rules reject a request before anything is written)
+// leaves nothing to undo. One that fails after writing has its error
+// answered, and the transaction is rolled back and begun again with the
+// others: the Store contract lets a store run an update's fn more than
+// once. A savepoint per update cost a fifth of the writer's time (SQLite
+// copies every page an update touches into a sub-journal), for the rare
+// update that fails halfway.
 func (db *DB) commitGroup(group []*write) {
 	results := make([]error, len(group))
+	decided := make([]bool, len(group)) // the update's answer is its error
 	var missed []string
 	defer func() {
 		for i, w := range group {
@@ -351,70 +363,54 @@ func (db *DB) commitGroup(group []*write) {
 		}
 		db.writerStmts.prepare(context.Background(), db.writer, missed)
 	}()
-	fail := func(err error) {
+	undecidedFail := func(err error) {
 		for i := range results {
-			if results[i] == nil {
+			if !decided[i] {
 				results[i] = err
 			}
 		}
 	}
-	sqlTx, err := db.writer.BeginTx(context.Background(), nil)
-	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
-	}
-	if len(group) == 1 {
-		// Alone: the transaction is the update, no savepoint needed.
-		w := group[0]
-		t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
-		if results[0] = w.ctx.Err(); results[0] == nil {
-			results[0] = runGuarded(w.fn, t)
-		}
-		missed = t.missed
-		if results[0] != nil {
-			sqlTx.Rollback()
-		} else if err := sqlTx.Commit(); err != nil {
-			results[0] = fmt.Errorf("sqlite: commit: %w", err)
-		}
-		return
-	}
-	ctl := newUpdateTx(sqlTx, context.Background(), &db.writerStmts)
-	ok := 0
-	for i, w := range group {
-		if err := w.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		if _, err := ctl.exec(`SAVEPOINT qun_update`); err != nil {
-			results[i] = fmt.Errorf("sqlite: savepoint: %w", err)
-			continue
-		}
-		t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
-		results[i] = runGuarded(w.fn, t)
-		missed = append(missed, t.missed...)
-		if results[i] != nil {
-			if _, err := ctl.exec(`ROLLBACK TO qun_update`); err != nil {
-				// The transaction is in an unknown state: give up on all.
-				sqlTx.Rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
-				return
-			}
-		} else {
-			ok++
-		}
-		if _, err := ctl.exec(`RELEASE qun_update`); err != nil {
-			sqlTx.Rollback()
-			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+	for {
+		sqlTx, err := db.writer.BeginTx(context.Background(), nil)
+		if err != nil {
+			undecidedFail(fmt.Errorf("sqlite: begin: %w", err))
 			return
 		}
-	}
-	missed = append(missed, ctl.missed...)
-	if ok == 0 {
-		sqlTx.Rollback()
+		again, ok := false, 0
+		for i, w := range group {
+			if decided[i] {
+				continue
+			}
+			results[i] = nil
+			if err := w.ctx.Err(); err != nil {
+				results[i], decided[i] = err, true
+				continue
+			}
+			t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
+			err := runGuarded(w.fn, t)
+			missed = append(missed, t.missed...)
+			if err == nil {
+				ok++
+				continue
+			}
+			results[i], decided[i] = err, true
+			if t.wrote && len(group) > 1 {
+				again = true // undo its writes: run the others again without it
+				break
+			}
+		}
+		if again {
+			sqlTx.Rollback()
+			continue
+		}
+		if ok == 0 {
+			sqlTx.Rollback()
+			return
+		}
+		if err := sqlTx.Commit(); err != nil {
+			undecidedFail(fmt.Errorf("sqlite: commit: %w", err))
+		}
 		return
-	}
-	if err := sqlTx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 }
 
@@ -440,6 +436,8 @@ type tx struct {
 	// statement instead, and rolls back alone.
 	ctx, caller context.Context
 	stmts       *stmtCache
+	// wrote is set once the transaction ran a write.
+	wrote bool
 	// missed lists cacheable queries that were not prepared yet.
 	missed []string
 }
@@ -472,6 +470,7 @@ func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
 	if trace != nil {
 		trace(query, args)
 	}
+	tx.wrote = true // every exec is a write; see also AddMembers
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return nil, err

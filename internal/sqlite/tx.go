@@ -426,7 +426,7 @@ func (tx *tx) postGrams(chat int64, text string) error {
 	if len(grams) == 0 {
 		return nil
 	}
-	_, err := tx.exec(`INSERT INTO chat_grams (gram, chat_id) SELECT value, ? FROM json_each(?)`, chat, encode(grams))
+	_, err := tx.exec(`INSERT OR IGNORE INTO chat_grams (gram, chat_id) SELECT value, ? FROM json_each(?)`, chat, encode(grams))
 	return fail("chat search index", err)
 }
 
@@ -614,6 +614,9 @@ func (tx *tx) AddMember(m qun.Member) (bool, error) {
 	return n > 0, err
 }
 
+// smallBatch is the size up to which AddMembers inserts row by row.
+const smallBatch = 4
+
 // memberRow is a member as AddMembers passes it to SQL.
 type memberRow struct {
 	User   *int64 `json:"u"`
@@ -637,6 +640,18 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 	added := make([]bool, len(members))
 	for _, chat := range chats {
 		idx := byChat[chat]
+		if len(idx) <= smallBatch {
+			// A few rows: single-row inserts, which need no statement
+			// journal, cost less than one multi-row insert.
+			for _, i := range idx {
+				ok, err := tx.AddMember(members[i])
+				if err != nil {
+					return nil, err
+				}
+				added[i] = ok
+			}
+			continue
+		}
 		rows := make([]memberRow, len(idx))
 		for j, i := range idx {
 			m := members[i]
@@ -647,6 +662,7 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 				rows[j].App = &members[i].App
 			}
 		}
+		tx.wrote = true
 		// One statement for the chat's new members, in the order given
 		// (json_each keeps it, so seq is the join order); RETURNING names
 		// those inserted.
@@ -850,7 +866,7 @@ func (tx *tx) SetMeta(key, value string) error {
 }
 
 func (tx *tx) Reset() error {
-	for _, table := range []string{"dedupe", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
+	for _, table := range []string{"dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
 		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return fail("reset "+table, err)
 		}

@@ -5,9 +5,12 @@
 -- text (qun.SearchGrams): a keyword is looked up by one of its grams
 -- (qun.KeyGrams, the rarest) and checked on the chats posted under it. Filled for
 -- existing chats when the store opens.
+-- No foreign key: a chat's grams are replaced by the store when its names
+-- change and chats are only deleted by a reset, which empties this table
+-- too; without one, a multi-row insert needs no statement journal.
 CREATE TABLE chat_grams (
     gram    TEXT NOT NULL,
-    chat_id INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    chat_id INTEGER NOT NULL,
     PRIMARY KEY (gram, chat_id)
 ) WITHOUT ROWID;
 CREATE INDEX chat_grams_chat ON chat_grams (chat_id);
