@@ -86,6 +86,9 @@ type Tx interface {
 	// Users lists the users of p ("" for all) in tenantID (0 for all),
 	// oldest first.
 	Users(p Platform, tenantID int64) ([]User, error)
+	// UsersAfter lists at most limit users of p ("" for all) in tenantID (0
+	// for all) whose ID is above after, oldest first: a page of Users.
+	UsersAfter(p Platform, tenantID, after int64, limit int) ([]User, error)
 
 	// AddFriendship makes a and b friends; it is symmetric and idempotent.
 	AddFriendship(a, b int64) error

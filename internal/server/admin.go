@@ -434,11 +434,28 @@ func (s *Server) adminUsers(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	limit, after := defaultAdminUsers, int64(0)
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxAdminUsers {
+			return nil, badRequest{fmt.Sprintf("limit must be an integer from 1 to %d", maxAdminUsers)}
+		}
+	}
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return nil, badRequest{"after must be the next cursor of the previous page"}
+		}
+	}
 	out := []userView{}
+	next := ""
 	err = s.store.View(r.Context(), func(tx qun.Tx) error {
-		users, err := tx.Users(p, tid)
+		users, err := tx.UsersAfter(p, tid, after, limit+1)
 		if err != nil {
 			return err
+		}
+		if len(users) > limit {
+			users = users[:limit]
+			next = strconv.FormatInt(users[limit-1].ID, 10)
 		}
 		keys := map[int64]qun.Tenant{}
 		for _, u := range users {
@@ -453,8 +470,19 @@ func (s *Server) adminUsers(r *http.Request) (any, error) {
 		}
 		return nil
 	})
-	return map[string]any{"users": out}, err
+	page := map[string]any{"users": out}
+	if next != "" {
+		page["next"] = next
+	}
+	return page, err
 }
+
+// The admin user listing pages: at most this many users unless ?limit=
+// says otherwise; ?after= takes the answer's "next".
+const (
+	defaultAdminUsers = 1000
+	maxAdminUsers     = 10000
+)
 
 // userInput is a user in a create request.
 type userInput struct {

@@ -139,3 +139,41 @@ func TestAdminBatchUsers(t *testing.T) {
 		t.Errorf("10,001 users: HTTP %d %s", status, body)
 	}
 }
+
+// TestAdminUsersPaged: the user listing pages with limit and next.
+func TestAdminUsersPaged(t *testing.T) {
+	srv := quntest.NewServer(t)
+	type page struct {
+		Users []struct {
+			UserID string `json:"user_id"`
+		}
+		Next string
+	}
+	var all page
+	if err := srv.Admin("GET", "/admin/v1/users?platform=feishu&tenant=736588c9260f175e", nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	after := ""
+	for range 100 {
+		var p page
+		if err := srv.Admin("GET", "/admin/v1/users?platform=feishu&tenant=736588c9260f175e&limit=7&after="+after, nil, &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Users) > 7 {
+			t.Fatalf("page of %d users, limit 7", len(p.Users))
+		}
+		for _, u := range p.Users {
+			seen = append(seen, u.UserID)
+		}
+		if after = p.Next; after == "" {
+			break
+		}
+	}
+	if all.Next != "" || len(all.Users) < 60 || len(seen) != len(all.Users) || seen[0] != all.Users[0].UserID || seen[len(seen)-1] != all.Users[len(all.Users)-1].UserID {
+		t.Errorf("paged through %d users, the listing has %d (next %q)", len(seen), len(all.Users), all.Next)
+	}
+	if status, _, _ := adminDo(t, srv, "GET", "/admin/v1/users?limit=0", ""); status != 400 {
+		t.Errorf("limit=0: HTTP %d", status)
+	}
+}

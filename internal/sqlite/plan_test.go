@@ -61,7 +61,7 @@ var pending = []struct {
 	query  *regexp.Regexp
 	reason string
 }{
-	{regexp.MustCompile(`^SELECT u\.id, .* WHERE \? IN \('', t\.platform\) AND \? IN \(0, u\.tenant_id\)`), "listing a platform's users (admin listing, identifiers for a new app) reads them all: needs paging"},
+	{regexp.MustCompile(`^SELECT u\.id, .* WHERE \? IN \('', t\.platform\) AND \? IN \(0, u\.tenant_id\)`), "listing every user of a platform: the admin directory and the console (the console issue pages them) and deriving the identifiers of a new app (every user needs them); the admin user listing pages"},
 }
 
 // aliases of tables in the store's SQL.

@@ -237,6 +237,16 @@ func (tx *tx) UsersByUserID(tenantID int64, userIDs []string) ([]qun.User, error
 	return tx.users(`u.tenant_id = ? AND u.user_id IN (SELECT value FROM json_each(?))`, tenantID, encode(userIDs))
 }
 
+func (tx *tx) UsersAfter(p qun.Platform, tenantID, after int64, limit int) ([]qun.User, error) {
+	// The page's users first (a LIMIT over users alone), then their
+	// aliases: a LIMIT over the join would cut a user's aliases.
+	where, args := `? IN ('', t.platform) AND u.id > ?`, []any{p, after}
+	if tenantID != 0 {
+		where, args = `u.tenant_id = ? AND u.id > ?`, []any{tenantID, after}
+	}
+	return tx.users(`u.id IN (SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE `+where+` ORDER BY u.id LIMIT ?)`, append(args, limit)...)
+}
+
 func (tx *tx) Users(p qun.Platform, tenantID int64) ([]qun.User, error) {
 	return tx.users(`? IN ('', t.platform) AND ? IN (0, u.tenant_id)`, p, tenantID)
 }
