@@ -368,3 +368,53 @@ func testBatches(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testOrder: listings documented as "oldest first" and "join order" come
+// in the order the entities were created, whatever order their keys sort
+// in (a store must order by its explicit keys, not by chance).
+func testOrder(t *testing.T, s qun.Store) {
+	keys := []string{"zz", "aa", "mm", "bb"}
+	var tenants []qun.Tenant
+	for _, k := range keys {
+		tn, _, _ := seed(t, s, qun.Feishu, k, 0)
+		tenants = append(tenants, tn)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[[]qun.Tenant](t)(tx.Tenants(qun.Feishu))
+		var order []string
+		for _, tn := range got {
+			order = append(order, tn.Key)
+		}
+		if !slices.Equal(order, keys) {
+			t.Errorf("Tenants in order %v, want creation order %v", order, keys)
+		}
+		apps := must[[]qun.App](t)(tx.Apps(qun.Feishu, 0))
+		order = nil
+		for _, a := range apps {
+			order = append(order, a.Key)
+		}
+		if want := []string{"cli_zz", "cli_aa", "cli_mm", "cli_bb"}; !slices.Equal(order, want) {
+			t.Errorf("Apps in order %v, want %v", order, want)
+		}
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error {
+		for _, id := range []string{"z9", "a1", "m5"} {
+			u := qun.User{TenantID: tenants[0].ID, UserID: id, Kind: qun.MemberUser, Status: qun.Active}
+			if err := tx.CreateUser(&u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx qun.Tx) error {
+		var order []string
+		for _, u := range must[[]qun.User](t)(tx.Users(qun.Feishu, tenants[0].ID)) {
+			order = append(order, u.UserID)
+		}
+		if want := []string{"z9", "a1", "m5"}; !slices.Equal(order, want) {
+			t.Errorf("Users in order %v, want %v", order, want)
+		}
+		return nil
+	})
+}
