@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -64,51 +63,13 @@ func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (Chat
 	if err := checkChatFields(actor, rules, &in); err != nil {
 		return ChatView{}, err
 	}
-	// Resolve the owner and the invitees in a read transaction, beside the
-	// other requests rather than in the single writer; the update uses
-	// what it found unless the directory changed since (directoryVersion),
-	// so the outcome is the one a read inside the update would give.
-	var (
-		known   map[Ref]User
-		version int64
-	)
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		if version, err = directoryVersion(tx); err != nil {
-			return err
-		}
-		r := newResolver(tx, actor)
-		if err := r.prefetch(named(in)); err != nil {
-			return err
-		}
-		known = r.known
-		return nil
-	})
-	if err != nil {
-		return ChatView{}, err
-	}
 	var view ChatView
-	err = s.store.Update(ctx, func(tx Tx) error {
-		v, err := directoryVersion(tx)
-		if err != nil {
-			return err
-		}
-		var prefetched map[Ref]User
-		if v == version {
-			prefetched = known
-		}
-		view, err = s.createChat(tx, actor, rules, in, prefetched)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		view, err = s.createChat(tx, actor, rules, in)
 		return err
 	})
 	return view, err
-}
-
-// named lists the users a create names: the owner, then the invitees.
-func named(in NewChat) []Ref {
-	if in.Owner == nil {
-		return in.Users
-	}
-	return append([]Ref{*in.Owner}, in.Users...)
 }
 
 // checkBot fails when the platform needs the actor to act as a bot and the
@@ -171,16 +132,15 @@ func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
 	return nil
 }
 
-// createChat creates the chat in tx. prefetched, when not nil, holds what
-// a read of the same directory found for the users the request names.
-func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat, prefetched map[Ref]User) (ChatView, error) {
+func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (ChatView, error) {
 	app, tenant := actor.App, actor.Tenant
 	res := newResolver(tx, actor)
-	if prefetched != nil {
-		res.known = maps.Clone(prefetched)
+	// The owner and the invitees in one read.
+	named := in.Users
+	if in.Owner != nil {
+		named = append([]Ref{*in.Owner}, in.Users...)
 	}
-	// The owner and the invitees in one read (none when prefetched).
-	if err := res.prefetch(named(in)); err != nil {
+	if err := res.prefetch(named); err != nil {
 		return ChatView{}, err
 	}
 

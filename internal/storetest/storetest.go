@@ -49,7 +49,6 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"TimePrecision", testTimePrecision},
 		{"Purge", testPurge},
 		{"Batches", testBatches},
-		{"Order", testOrder},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
