@@ -95,31 +95,34 @@ func WithRateLimits(p Platform, limits ...Limit) Option {
 	for _, l := range limits {
 		rules = append(rules, ratelimit.Rule{Limit: l.N, Window: l.Per})
 	}
-	return Option{func(c *server.Config) {
-		switch p {
-		case Feishu:
-			c.Feishu.RateLimits = rules
-		case DingTalk:
-			c.DingTalk.RateLimits = rules
-		case WeCom:
-			c.WeCom.RateLimits = rules
-		}
-	}}
+	return Option{func(c *server.Config) { *platformConfig(c, p).limits = rules }}
 }
 
 // WithTokenTTL sets the lifetime of one platform's access tokens (all
 // three: 2 hours).
 func WithTokenTTL(p Platform, ttl time.Duration) Option {
-	return Option{func(c *server.Config) {
-		switch p {
-		case Feishu:
-			c.Feishu.TokenTTL = ttl
-		case DingTalk:
-			c.DingTalk.TokenTTL = ttl
-		case WeCom:
-			c.WeCom.TokenTTL = ttl
-		}
-	}}
+	return Option{func(c *server.Config) { *platformConfig(c, p).tokenTTL = ttl }}
+}
+
+// dialectConfig points at the settings options change in one dialect's
+// configuration.
+type dialectConfig struct {
+	limits   *[]ratelimit.Rule
+	tokenTTL *time.Duration
+}
+
+// platformConfig returns p's settings in c; an unknown platform's are
+// scratch values, so that the option does nothing.
+func platformConfig(c *server.Config, p Platform) dialectConfig {
+	switch p {
+	case Feishu:
+		return dialectConfig{&c.Feishu.RateLimits, &c.Feishu.TokenTTL}
+	case DingTalk:
+		return dialectConfig{&c.DingTalk.RateLimits, &c.DingTalk.TokenTTL}
+	case WeCom:
+		return dialectConfig{&c.WeCom.RateLimits, &c.WeCom.TokenTTL}
+	}
+	return dialectConfig{new([]ratelimit.Rule), new(time.Duration)}
 }
 
 // WithRequestTimeout bounds the work of one request (default 30 seconds).
