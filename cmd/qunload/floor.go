@@ -62,6 +62,52 @@ func floor(args []string, out io.Writer) error {
 			"urgent_setting": "all_members", "video_conference_setting": "all_members", "hide_member_count_setting": "all_members", "pin_manage_setting": "all_members",
 		}})
 	})
+	mux.HandleFunc("POST /v1.0/oauth2/accessToken", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			AppKey    string `json:"appKey"`
+			AppSecret string `json:"appSecret"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		writeJSON(w, map[string]any{"accessToken": "floor-dingtalk-token", "expireIn": 7200})
+	})
+	mux.HandleFunc("POST /v1.0/im/group/create", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Name              *string  `json:"name"`
+			Owner             *string  `json:"owner"`
+			OwnerType         *string  `json:"ownerType"`
+			Useridlist        []string `json:"useridlist"`
+			Extidlist         []string `json:"extidlist"`
+			ConversationTag   *int     `json:"conversationTag"`
+			Icon              *string  `json:"icon"`
+			ManagementOptions *struct {
+				MentionAllAuthority, ShowHistoryType, ValidationType, Searchable, ChatBannedType, ManagementType *int
+			} `json:"managementOptions"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		writeJSON(w, map[string]any{"conversationTag": 2, "openConversationId": "cid0123456789abcdefghij==", "chatid": "chat0123456789abcdef0123456789abcdef"})
+	})
+	mux.HandleFunc("GET /cgi-bin/gettoken", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": "floor-wecom-token", "expires_in": 7200})
+	})
+	mux.HandleFunc("POST /cgi-bin/appchat/create", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Name     *string  `json:"name"`
+			Owner    *string  `json:"owner"`
+			Userlist []string `json:"userlist"`
+			ChatID   *string  `json:"chatid"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "chatid": "wr0123456789abcdefghijklmnopqr"})
+	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

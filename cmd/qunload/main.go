@@ -23,6 +23,8 @@
 //	search*     search the bot's chats for three characters of a chat's name
 //	add_member* add a user to a chat
 //	admin_chats list 100 chats through the admin API (-admin-token)
+//	dingtalk_create  POST /v1.0/im/group/create, the owner and one user (durable)
+//	wecom_create     POST /cgi-bin/appchat/create, two members (durable)
 //
 // The server's CPU time per request is read from its /metrics
 // (process_cpu_seconds_total) before and after the run.
@@ -42,6 +44,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,10 +73,13 @@ type request struct {
 
 type scenario struct {
 	// next makes the i-th request; chats is how many are preloaded.
-	next  func(r *rand.Rand, chats int) request
-	auth  string // "tenant", "admin" or ""
-	want  int    // HTTP status
-	needs bool   // needs preloaded chats
+	next func(r *rand.Rand, chats int) request
+	auth string // "feishu", "dingtalk", "wecom", "admin" or ""
+	want int    // HTTP status
+	// wantBody is a string the answer must hold (WeCom answers HTTP 200
+	// whatever happens).
+	wantBody string
+	needs    bool // needs preloaded chats
 }
 
 const (
@@ -92,14 +98,14 @@ func onChat(method, suffix, body string) func(*rand.Rand, int) request {
 }
 
 var scenarios = map[string]scenario{
-	"create":     {next: fixed("POST", chatsAPI, `{"name":"load","owner_id":"`+zhangsan+`","user_id_list":["`+zhangsan+`"]}`), auth: "tenant", want: 200},
-	"dedupe":     {next: fixed("POST", chatsAPI+"?uuid=qunload", `{"name":"load","owner_id":"`+zhangsan+`"}`), auth: "tenant", want: 200},
-	"rejected":   {next: fixed("POST", chatsAPI, `{"user_id_list":["ou_00000000000000000000000000000000"]}`), auth: "tenant", want: 400},
+	"create":     {next: fixed("POST", chatsAPI, `{"name":"load","owner_id":"`+zhangsan+`","user_id_list":["`+zhangsan+`"]}`), auth: "feishu", want: 200},
+	"dedupe":     {next: fixed("POST", chatsAPI+"?uuid=qunload", `{"name":"load","owner_id":"`+zhangsan+`"}`), auth: "feishu", want: 200},
+	"rejected":   {next: fixed("POST", chatsAPI, `{"user_id_list":["ou_00000000000000000000000000000000"]}`), auth: "feishu", want: 400},
 	"token":      {next: fixed("POST", "/open-apis/auth/v3/tenant_access_token/internal", `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`), want: 200},
-	"get":        {next: onChat("GET", "", ""), auth: "tenant", want: 200, needs: true},
-	"members":    {next: onChat("GET", "/members?page_size=20", ""), auth: "tenant", want: 200, needs: true},
-	"is_in_chat": {next: onChat("GET", "/members/is_in_chat", ""), auth: "tenant", want: 200, needs: true},
-	"list":       {next: fixed("GET", chatsAPI+"?page_size=100", ""), auth: "tenant", want: 200},
+	"get":        {next: onChat("GET", "", ""), auth: "feishu", want: 200, needs: true},
+	"members":    {next: onChat("GET", "/members?page_size=20", ""), auth: "feishu", want: 200, needs: true},
+	"is_in_chat": {next: onChat("GET", "/members/is_in_chat", ""), auth: "feishu", want: 200, needs: true},
+	"list":       {next: fixed("GET", chatsAPI+"?page_size=100", ""), auth: "feishu", want: 200},
 	"search": {next: func(r *rand.Rand, chats int) request {
 		// Three of a name's four characters: a keyword that matches about
 		// one chat whatever the store's size, so that the rows compare the
@@ -107,11 +113,13 @@ var scenarios = map[string]scenario{
 		name := []rune(preloadName(r.IntN(chats)))
 		i := r.IntN(2)
 		return request{"GET", chatsAPI + "/search?page_size=20&query=" + url.QueryEscape(string(name[i:i+3])), ""}
-	}, auth: "tenant", want: 200, needs: true},
+	}, auth: "feishu", want: 200, needs: true},
 	"add_member": {next: func(r *rand.Rand, chats int) request {
 		return request{"POST", chatsAPI + "/" + preloadChatID(r.IntN(chats)) + "/members?member_id_type=user_id", fmt.Sprintf(`{"id_list":["user%03d"]}`, 1+r.IntN(60))}
-	}, auth: "tenant", want: 200, needs: true},
-	"admin_chats": {next: fixed("GET", "/admin/v1/chats?limit=100", ""), auth: "admin", want: 200},
+	}, auth: "feishu", want: 200, needs: true},
+	"admin_chats":     {next: fixed("GET", "/admin/v1/chats?limit=100", ""), auth: "admin", want: 200},
+	"dingtalk_create": {next: fixed("POST", "/v1.0/im/group/create", `{"name":"load","owner":"manager4220","useridlist":["userId"]}`), auth: "dingtalk", want: 200},
+	"wecom_create":    {next: fixed("POST", "/cgi-bin/appchat/create", `{"name":"load","owner":"zhangsan","userlist":["zhangsan","lisi"]}`), auth: "wecom", want: 200, wantBody: `"errcode":0`},
 }
 
 func run(args []string, out io.Writer) error {
@@ -135,16 +143,28 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("scenario %s needs -chats (the number of preloaded chats)", *name)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 30 * time.Second}
-	var auth string
+	var (
+		cred credential
+		err  error
+	)
 	switch sc.auth {
-	case "tenant":
-		token, err := fetchToken(hc, *base, *app, *secret)
-		if err != nil {
-			return err
-		}
-		auth = "Bearer " + token
+	case "feishu":
+		var token string
+		token, err = fetchToken(hc, *base, *app, *secret)
+		cred = credential{header: "Authorization", value: "Bearer " + token}
+	case "dingtalk":
+		var token string
+		token, err = tokenFrom(hc, "POST", *base+"/v1.0/oauth2/accessToken", `{"appKey":"dingqundemo","appSecret":"demo-dingtalk-secret"}`, "accessToken")
+		cred = credential{header: "x-acs-dingtalk-access-token", value: token}
+	case "wecom":
+		var token string
+		token, err = tokenFrom(hc, "GET", *base+"/cgi-bin/gettoken?corpid=ww0123456789abcdef&corpsecret=demo-wecom-secret", "", "access_token")
+		cred = credential{query: "access_token", value: token}
 	case "admin":
-		auth = "Bearer " + *adminToken
+		cred = credential{header: "Authorization", value: "Bearer " + *adminToken}
+	}
+	if err != nil {
+		return err
 	}
 	cpuBefore, cpuErr := serverCPU(hc, *base)
 	var (
@@ -165,9 +185,12 @@ func run(args []string, out io.Writer) error {
 			for !stop.Load() {
 				req := sc.next(r, *chats)
 				t0 := time.Now()
-				status, err := call(hc, *base, req, auth)
+				status, body, err := call(hc, *base, req, cred)
 				if err == nil && status != sc.want {
 					err = fmt.Errorf("%s %s: HTTP %d, want %d", req.method, req.path, status, sc.want)
+				}
+				if err == nil && !bytes.Contains(body, []byte(sc.wantBody)) {
+					err = fmt.Errorf("%s %s: %.200s", req.method, req.path, body)
 				}
 				if err != nil {
 					failures.Add(1)
@@ -226,24 +249,61 @@ func serverCPU(hc *http.Client, base string) (float64, error) {
 	return strconv.ParseFloat(string(m[1]), 64)
 }
 
-func call(hc *http.Client, base string, r request, auth string) (int, error) {
-	req, err := http.NewRequest(r.method, base+r.path, bytes.NewReader([]byte(r.body)))
+// credential is how a request carries its token: a header or a query
+// parameter.
+type credential struct {
+	header, query, value string
+}
+
+func call(hc *http.Client, base string, r request, cred credential) (int, []byte, error) {
+	url := base + r.path
+	if cred.query != "" {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		url += sep + cred.query + "=" + cred.value
+	}
+	req, err := http.NewRequest(r.method, url, bytes.NewReader([]byte(r.body)))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if r.body != "" {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	if cred.header != "" {
+		req.Header.Set(cred.header, cred.value)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, err
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// tokenFrom asks for a token and returns the answer's member key.
+func tokenFrom(hc *http.Client, method, url, body, key string) (string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return "", err
+	}
+	tok, _ := m[key].(string)
+	if tok == "" {
+		return "", fmt.Errorf("token: %v", m)
+	}
+	return tok, nil
 }
 func fetchToken(hc *http.Client, base, app, secret string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"app_id": app, "app_secret": secret})
