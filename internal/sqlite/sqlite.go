@@ -1,9 +1,10 @@
 // Package sqlite implements qun.Store on an embedded SQLite database, the
 // default store of a single qun node.
 //
-// It uses modernc.org/sqlite, a pure-Go translation of SQLite: qun stays one
-// static binary that builds and cross-compiles without a C toolchain, at the
-// cost of some speed against the cgo driver. The database runs in WAL mode
+// It uses github.com/ncruces/go-sqlite3, SQLite compiled to WebAssembly and
+// translated to Go: qun stays one static binary that builds and
+// cross-compiles without a C toolchain, and creates run 1.4 times as fast
+// as with modernc.org/sqlite (BENCHMARKS.md). The database runs in WAL mode
 // with synchronous=FULL, so a committed transaction survives a crash or a
 // power loss; foreign keys are on. Reads go through a pool of connections.
 // Writes go through one connection (SQLite has one writer anyway) driven by
@@ -43,9 +44,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/driver"
+
 	"github.com/qunhq/qun/internal/qun"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -139,10 +141,19 @@ var _ qun.Store = (*DB)(nil)
 // database is full.
 var ErrDiskFull = errors.New("the disk is full")
 
-// diskFull says so when err is SQLite's or the system's "disk full".
+// diskFull says so when Open failed on a full disk: SQLite's or the
+// system's "disk full", or any failure while the disk holding the database
+// has (almost) no space left (a failed write surfaces as an I/O error).
 func diskFull(path string, err error) error {
-	var se *sqlite.Error
-	if errors.Is(err, syscall.ENOSPC) || errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite3.Error
+	full := errors.Is(err, syscall.ENOSPC) || errors.As(err, &se) && se.Code() == sqlite3.FULL
+	if free, ok := freeBytes(filepath.Dir(path)); !full && ok {
+		full = free < 1<<20
+	}
+	if full {
 		return fmt.Errorf("sqlite: %w: %s needs free space (%v)", ErrDiskFull, filepath.Dir(path), err)
 	}
 	return err
@@ -170,7 +181,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 		q.Set("_txlock", "immediate")
 		return "file:" + path + "?" + q.Encode()
 	}
-	writer, err := sql.Open("sqlite", dsn())
+	writer, err := sql.Open("sqlite3", dsn())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -190,7 +201,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 		writer.Close()
 		return nil, err
 	}
-	reader, err := sql.Open("sqlite", dsn("query_only(1)"))
+	reader, err := sql.Open("sqlite3", dsn("query_only(1)"))
 	if err != nil {
 		db.stopWriter()
 		writer.Close()
@@ -509,12 +520,12 @@ func fail(what string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return &qun.Error{Code: qun.ENotFound, Message: what + " not found"}
 	}
-	var se *sqlite.Error
+	var se *sqlite3.Error
 	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		switch se.ExtendedCode() {
+		case sqlite3.CONSTRAINT_UNIQUE, sqlite3.CONSTRAINT_PRIMARYKEY:
 			return &qun.Error{Code: qun.EConflict, Message: what + " already exists", Err: err}
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		case sqlite3.CONSTRAINT_FOREIGNKEY:
 			return &qun.Error{Code: qun.ENotFound, Message: what + " refers to something that does not exist", Err: err}
 		}
 	}
