@@ -386,7 +386,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		s.drain(ctx)
 	}
-	return errors.Join(s.http.Shutdown(ctx), s.closeStore())
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // drain closed the listener before Serve let go of it
+	}
+	return errors.Join(err, s.closeStore())
 }
 
 func (s *Server) closeStore() error {
