@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -89,9 +90,11 @@ type Server struct {
 	// closed when it has.
 	stopHousekeeping context.CancelFunc
 	housekept        chan struct{}
-	// conns counts the open client connections; draining is set once
-	// Shutdown closed the listener.
-	conns    atomic.Int64
+	// conns maps the open client connections to when they last went idle
+	// (zero while a request is on them); draining is set once Shutdown
+	// closed the listener.
+	connsMu  sync.Mutex
+	conns    map[net.Conn]time.Time
 	draining atomic.Bool
 
 	http *http.Server
@@ -339,13 +342,40 @@ func (s *Server) Serve() error {
 	return err
 }
 
-func (s *Server) trackConn(_ net.Conn, state http.ConnState) {
-	switch state {
-	case http.StateNew:
-		s.conns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.conns.Add(-1)
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.conns == nil {
+		s.conns = map[net.Conn]time.Time{}
 	}
+	switch state {
+	case http.StateNew, http.StateActive:
+		s.conns[c] = time.Time{}
+	case http.StateIdle:
+		s.conns[c] = time.Now()
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	}
+}
+
+// quietFor is how long a connection must have been idle, while draining,
+// before Shutdown may close it under its client: a client that is still
+// sending reuses its connection at once and is answered "Connection:
+// close" instead.
+const quietFor = 250 * time.Millisecond
+
+// busyConns counts the connections that are serving a request or went
+// idle less than quietFor ago.
+func (s *Server) busyConns() int {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	n := 0
+	for _, idle := range s.conns {
+		if idle.IsZero() || time.Since(idle) < quietFor {
+			n++
+		}
+	}
+	return n
 }
 
 // drainFor bounds how long Shutdown keeps idle keep-alive connections open
@@ -356,7 +386,8 @@ const drainFor = 2 * time.Second
 // that arrives on a keep-alive connection is still answered, with
 // "Connection: close", so that no client sees its request dropped (as it
 // would if the connection were closed under it). It returns when every
-// connection has closed, after drainFor, or when ctx ends.
+// connection has closed or been quiet for quietFor, after drainFor, or
+// when ctx ends.
 func (s *Server) drain(ctx context.Context) {
 	// Not SetKeepAlivesEnabled(false): it closes the idle connections at
 	// once, under requests that may be on their way.
@@ -366,7 +397,7 @@ func (s *Server) drain(ctx context.Context) {
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for s.conns.Load() > 0 {
+	for s.busyConns() > 0 {
 		select {
 		case <-ctx.Done():
 			return
