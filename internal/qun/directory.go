@@ -41,13 +41,13 @@ type Friendship struct {
 
 // LoadDirectory adds a directory to the store in one transaction.
 func (s *Service) LoadDirectory(ctx context.Context, d Directory) error {
-	return s.store.Update(ctx, func(tx Tx) error { return loadDirectory(tx, d) })
+	return s.updateDirectory(ctx, func(tx Tx) error { return loadDirectory(tx, d) })
 }
 
 // Reset deletes every tenant, app, user, chat and dedupe record and loads d
 // instead, in one transaction. Issued tokens stay valid for apps d keeps.
 func (s *Service) Reset(ctx context.Context, d Directory, fingerprint string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.updateDirectory(ctx, func(tx Tx) error {
 		if err := tx.Reset(); err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func putLink(tx Tx, l *Link) error {
 
 // PutLink creates or replaces a link between corporations.
 func (s *Service) PutLink(ctx context.Context, l Link) (Link, error) {
-	err := s.store.Update(ctx, func(tx Tx) error { return putLink(tx, &l) })
+	err := s.updateDirectory(ctx, func(tx Tx) error { return putLink(tx, &l) })
 	return l, err
 }
 
@@ -132,7 +132,7 @@ func (s *Service) PutLink(ctx context.Context, l Link) (Link, error) {
 // transaction; the platform and key stay as they are.
 func (s *Service) UpdateLink(ctx context.Context, p Platform, key string, change func(*Link)) (Link, error) {
 	var out Link
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		links, err := tx.Links(p)
 		if err != nil {
 			return err
@@ -341,7 +341,7 @@ func validateUser(u *User, p Platform) error {
 
 // CreateTenant adds a tenant; an empty key is generated.
 func (s *Service) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		if err := validateTenant(&t); err != nil {
 			return err
 		}
@@ -354,7 +354,7 @@ func (s *Service) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 // The platform and key stay as they are.
 func (s *Service) UpdateTenant(ctx context.Context, p Platform, key string, change func(*Tenant)) (Tenant, error) {
 	var t Tenant
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		old, err := tx.TenantByKey(p, key)
 		if err != nil {
 			return err
@@ -374,7 +374,7 @@ func (s *Service) UpdateTenant(ctx context.Context, p Platform, key string, chan
 // empty app key is generated. Every user of the platform gets an identifier
 // in the new app's scope.
 func (s *Service) CreateApp(ctx context.Context, p Platform, tenantKey string, a App) (App, error) {
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		t, err := tx.TenantByKey(p, tenantKey)
 		if err != nil {
 			return err
@@ -393,7 +393,7 @@ func (s *Service) CreateApp(ctx context.Context, p Platform, tenantKey string, a
 
 // DeleteApp removes an app. Its tokens stop working (ReasonAppMissing).
 func (s *Service) DeleteApp(ctx context.Context, p Platform, tenantID int64, appKey string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.updateDirectory(ctx, func(tx Tx) error {
 		a, err := tx.AppByKey(p, tenantID, appKey)
 		if err != nil {
 			return err
@@ -405,7 +405,7 @@ func (s *Service) DeleteApp(ctx context.Context, p Platform, tenantID int64, app
 // UpdateApp changes an existing app (found by platform, key and, when set,
 // tenant ID) to a.
 func (s *Service) UpdateApp(ctx context.Context, a App) (App, error) {
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		old, err := tx.AppByKey(a.Platform, a.TenantID, a.Key)
 		if err != nil {
 			return err
@@ -453,7 +453,7 @@ func (s *Service) CreateUsers(ctx context.Context, in []NewUser) ([]User, error)
 		return nil, Invalid(ReasonField, "users", fmt.Sprintf("at most %d users at once, got %d", MaxNewUsers, len(in)))
 	}
 	out := make([]User, len(in))
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		tenants := map[Platform]map[string]Tenant{}
 		byPlatform := map[Platform][]User{}
 		for i, n := range in {
@@ -510,7 +510,7 @@ func (s *Service) CreateUsers(ctx context.Context, in []NewUser) ([]User, error)
 // SetUserStatus changes a user's status (active or resigned).
 func (s *Service) SetUserStatus(ctx context.Context, r UserRef, status UserStatus) (User, error) {
 	var u User
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateDirectory(ctx, func(tx Tx) error {
 		var err error
 		if u, err = userByRef(tx, r); err != nil {
 			return err
@@ -526,7 +526,7 @@ func (s *Service) SetUserStatus(ctx context.Context, r UserRef, status UserStatu
 
 // AddFriendship makes two users friends.
 func (s *Service) AddFriendship(ctx context.Context, a, b UserRef) error {
-	return s.store.Update(ctx, func(tx Tx) error { return addFriendship(tx, a, b) })
+	return s.updateDirectory(ctx, func(tx Tx) error { return addFriendship(tx, a, b) })
 }
 
 // Tenants lists the tenants of p ("" for all).
@@ -608,7 +608,7 @@ const metaFixtures = "directory_fingerprint"
 // transaction. A store that already holds a directory keeps it; stale
 // reports whether that directory came from other fixtures.
 func (s *Service) Bootstrap(ctx context.Context, d Directory, fingerprint string) (loaded, stale bool, err error) {
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateDirectory(ctx, func(tx Tx) error {
 		tenants, err := tx.Tenants("")
 		if err != nil {
 			return err

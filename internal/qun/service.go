@@ -15,6 +15,9 @@ type Service struct {
 
 	mu     sync.RWMutex
 	tokens map[string]Token // cache of issued tokens, which never change
+	// actors caches the app and tenant of each token's app, valid at the
+	// directory version it was read at (see updateDirectory).
+	actors map[actorKey]cachedActor
 }
 
 // Option configures a Service.
@@ -27,7 +30,7 @@ func WithClock(now func() time.Time) Option {
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token)}
+	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -227,12 +230,41 @@ func (s *Service) Authenticate(ctx context.Context, value string, kinds ...Token
 	}
 	var a Actor
 	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		a, err = actorOf(tx, tok)
-		return err
+		v, err := directoryVersion(tx)
+		if err != nil {
+			return err
+		}
+		key := actorKey{tok.Platform, tok.TenantKey, tok.AppKey}
+		s.mu.RLock()
+		c, ok := s.actors[key]
+		s.mu.RUnlock()
+		if ok && c.version == v {
+			a = c.actor
+			return nil
+		}
+		if a, err = actorOf(tx, tok); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.actors[key] = cachedActor{version: v, actor: a}
+		s.mu.Unlock()
+		return nil
 	})
 	return a, err
 }
+
+// actorKey names the app of a token; cachedActor is its actor as read at
+// a directory version.
+type (
+	actorKey struct {
+		platform          Platform
+		tenantKey, appKey string
+	}
+	cachedActor struct {
+		version int64
+		actor   Actor
+	}
+)
 
 // actorOf loads the app and tenant a token acts for.
 func actorOf(tx Tx, tok Token) (Actor, error) {

@@ -1,0 +1,37 @@
+package qun
+
+import (
+	"context"
+	"strconv"
+)
+
+// metaDirectory is the store-wide setting that counts directory changes.
+const metaDirectory = "directory_version"
+
+// updateDirectory runs fn, a change of the directory (tenants, apps,
+// users, aliases, friendships, links), and counts the change in the same
+// transaction. What is cached from the directory (the actor of a token)
+// is valid while the count it was read at is the store's: one small read
+// per request instead of the rows, and correct across nodes, since the
+// count is in the store.
+func (s *Service) updateDirectory(ctx context.Context, fn func(Tx) error) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		v, err := directoryVersion(tx)
+		if err != nil {
+			return err
+		}
+		return tx.SetMeta(metaDirectory, strconv.FormatInt(v+1, 10))
+	})
+}
+
+// directoryVersion reads the count of directory changes.
+func directoryVersion(tx Tx) (int64, error) {
+	v, err := tx.Meta(metaDirectory)
+	if err != nil || v == "" {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
