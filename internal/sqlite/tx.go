@@ -490,7 +490,8 @@ func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 		id, active    = `c.id`, `c.active_at`
 		where         []string
 		args          []any
-		memberApp     = f.MemberApp
+		memberApp     = f.MemberApp // set while a condition must still select it
+		memberUser    = f.MemberUser
 		key           = qun.SearchKey(f.Query)
 		gram, err     = tx.rarestGram(qun.KeyGrams(key))
 		drivenByGrams = gram != ""
@@ -513,9 +514,10 @@ func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
 	case f.MemberUser != 0:
 		from, id = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`
 		add(`m.user_id = ?`, f.MemberUser)
+		memberUser = 0
 	}
-	if f.MemberUser != 0 && from != `members m JOIN chats c ON c.id = m.chat_id` {
-		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, f.MemberUser)
+	if memberUser != 0 {
+		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, memberUser)
 	}
 	switch {
 	case memberApp != 0 && f.OrPublicIn != 0:

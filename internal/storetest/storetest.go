@@ -661,6 +661,7 @@ func testChatFilter(t *testing.T, s qun.Store) {
 		{"tenant", qun.ChatFilter{TenantID: t1.ID}, ids},
 		{"member user", qun.ChatFilter{MemberUser: users[0].ID}, []int64{ids[0], ids[2]}},
 		{"member app", qun.ChatFilter{MemberApp: app1.ID, Status: qun.Normal}, ids[:3]},
+		{"member app and user", qun.ChatFilter{MemberApp: app1.ID, MemberUser: users[0].ID}, []int64{ids[0], ids[2]}},
 		{"member app or public", qun.ChatFilter{MemberApp: app1.ID, OrPublicIn: t1.ID, Status: qun.Normal}, []int64{ids[0], ids[1], ids[2], ids[4]}},
 		{"public", qun.ChatFilter{TenantID: t1.ID, Public: true}, []int64{ids[4]}},
 		{"exact name", qun.ChatFilter{Name: "banana"}, []int64{ids[1]}},
