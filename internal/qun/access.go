@@ -185,6 +185,6 @@ func notExisted(kind IDKind, ids []string) *Error {
 	return &Error{Code: EInvalid, Reason: ReasonNotExisted, Field: string(kind), IDs: ids, Message: "these IDs do not exist"}
 }
 
-func newResolver(tx Tx, actor Actor) *resolver {
-	return &resolver{tx: tx, actor: actor, written: map[int64]string{}, writtenBot: map[int64]string{}}
+func newResolver(tx Tx, actor Actor, cache *userCache) *resolver {
+	return &resolver{tx: tx, actor: actor, cache: cache, version: -1, written: map[int64]string{}, writtenBot: map[int64]string{}}
 }

@@ -134,7 +134,7 @@ func checkChatFields(actor Actor, rules chatRules, in *NewChat) error {
 
 func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (ChatView, error) {
 	app, tenant := actor.App, actor.Tenant
-	res := newResolver(tx, actor)
+	res := newResolver(tx, actor, &s.users)
 	// The owner and the invitees in one read.
 	named := in.Users
 	if in.Owner != nil {
@@ -332,21 +332,40 @@ type resolver struct {
 	// known holds what prefetch found: the user a reference names, or a
 	// zero User when it names nobody.
 	known map[Ref]User
+	// cache, when set, holds users found by earlier transactions at the
+	// directory version this one reads (version, -1 until read).
+	cache   *userCache
+	version int64
 }
 
 // prefetch resolves refs in one read per kind of ID (UsersByAlias,
 // UsersByUserID), so that resolving a list of 50 users costs a statement or
-// two, not 50; user then answers from what it found.
+// two, not 50; user then answers from what it found. With a cache, what it
+// holds at the transaction's directory version is not read again.
 func (r *resolver) prefetch(refs []Ref) error {
 	app := r.actor.App
-	byKind := map[IDKind][]string{}
-	for _, ref := range refs {
-		if _, done := r.known[ref]; !done && ref.Kind != AppID {
-			byKind[ref.Kind] = append(byKind[ref.Kind], ref.Value)
-		}
-	}
 	if r.known == nil {
 		r.known = map[Ref]User{}
+	}
+	if r.cache != nil && r.version < 0 {
+		v, err := directoryVersion(r.tx)
+		if err != nil {
+			return err
+		}
+		r.version = v
+	}
+	byKind := map[IDKind][]string{}
+	for _, ref := range refs {
+		if _, done := r.known[ref]; done || ref.Kind == AppID {
+			continue
+		}
+		if key, ok := r.cacheKey(ref); ok && r.cache != nil {
+			if u, hit := r.cache.get(r.version, key); hit {
+				r.known[ref] = u
+				continue
+			}
+		}
+		byKind[ref.Kind] = append(byKind[ref.Kind], ref.Value)
 	}
 	for kind, values := range byKind {
 		var (
@@ -379,8 +398,34 @@ func (r *resolver) prefetch(refs []Ref) error {
 		for _, u := range users {
 			r.known[Ref{Kind: kind, Value: key(u)}] = u
 		}
+		if r.cache != nil {
+			for _, v := range values {
+				ref := Ref{Kind: kind, Value: v}
+				k, _ := r.cacheKey(ref)
+				r.cache.put(r.version, k, r.known[ref])
+			}
+		}
 	}
 	return nil
+}
+
+// cacheKey is how the user cache knows the lookup of ref: an alias in the
+// app's or developer's scope, or a user ID in the actor's tenant (user_id
+// and external IDs are one lookup).
+func (r *resolver) cacheKey(ref Ref) (userKey, bool) {
+	app := r.actor.App
+	switch ref.Kind {
+	case OpenID:
+		return userKey{kind: OpenID, scope: app.Key, value: ref.Value}, true
+	case UnionID:
+		return userKey{kind: UnionID, scope: app.Developer, value: ref.Value}, true
+	case UserID, ExternalID:
+		if app.Kind == StoreApp {
+			return userKey{}, false
+		}
+		return userKey{kind: UserID, tenant: r.actor.Tenant.ID, value: ref.Value}, true
+	}
+	return userKey{}, false
 }
 
 // user resolves one reference to a user, from what prefetch found or with

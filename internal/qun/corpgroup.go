@@ -105,7 +105,7 @@ func (s *Service) createCorpGroupChat(tx Tx, actor Actor, in CorpGroupRequest) (
 		members []User
 		bad     []string
 	)
-	r := newResolver(tx, actor)
+	r := newResolver(tx, actor, &s.users)
 	for _, ref := range users {
 		u, err := r.member(ref, tenant.ID)
 		if ErrorReason(err) == ReasonUnavailableIDs {

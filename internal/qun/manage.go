@@ -241,7 +241,7 @@ func checkChange(tx Tx, actor Actor, rules chatRules, old Chat, c *Chat) error {
 // transfer makes the member named by ref the owner of c; the old owner
 // stays a member.
 func transfer(tx Tx, actor Actor, c *Chat, ref Ref) error {
-	u, err := newResolver(tx, actor).user(ref)
+	u, err := newResolver(tx, actor, nil).user(ref)
 	if ErrorReason(err) == ReasonUnavailableIDs {
 		return &Error{Code: EInvalid, Reason: ReasonOwnerInvalid, Field: "owner_id", IDs: []string{ref.Value}, Message: "the new owner does not exist"}
 	} else if err != nil {

@@ -59,7 +59,7 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 	if len(refs) == 0 {
 		return AddResult{}, Errorf(EInvalid, ReasonNoValidMembers, "the ID list is empty")
 	}
-	r := newResolver(tx, actor)
+	r := newResolver(tx, actor, &s.users)
 	found, err := r.resolve(refs)
 	if err != nil {
 		return AddResult{}, err
@@ -215,7 +215,7 @@ func (s *Service) removeMembersTx(tx Tx, actor Actor, a access, refs []Ref) ([]s
 	if len(refs) == 0 {
 		return nil, Errorf(EInvalid, ReasonNoValidMembers, "the ID list is empty")
 	}
-	r := newResolver(tx, actor)
+	r := newResolver(tx, actor, &s.users)
 	found, err := r.resolve(refs)
 	if err != nil {
 		return nil, err
@@ -356,7 +356,7 @@ func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, r
 			return Errorf(EForbidden, ReasonNeedOwner, "only the owner may change managers")
 		}
 		c := a.chat
-		r := newResolver(tx, actor)
+		r := newResolver(tx, actor, &s.users)
 		found, err := r.resolve(refs)
 		if err != nil {
 			return err

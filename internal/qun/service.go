@@ -18,6 +18,8 @@ type Service struct {
 	// actors caches the app and tenant of each token's app, valid at the
 	// directory version it was read at (see updateDirectory).
 	actors map[actorKey]cachedActor
+	// users caches what references name, per directory version.
+	users userCache
 }
 
 // Option configures a Service.

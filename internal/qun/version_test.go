@@ -17,23 +17,7 @@ import (
 // directory version, not by what this node did).
 func TestActorCacheAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, b := qun.NewService(db), qun.NewService(db)
-	d, _, err := fixtures.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.LoadDirectory(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := a.IssueToken(ctx, qun.TokenRequest{Kind: qun.TenantToken, Platform: qun.Feishu, AppKey: "cli_a10fbf7e94b8d01d", Secret: "demo-feishu-secret", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, tok := twoNodes(t)
 	actor, err := a.Authenticate(ctx, tok.Value, qun.TenantToken)
 	if err != nil || !actor.App.HasScope("im:chat") {
 		t.Fatalf("first use: %+v %v", actor.App.Scopes, err)
@@ -54,4 +38,72 @@ func TestActorCacheAcrossNodes(t *testing.T) {
 	if _, err := a.Authenticate(ctx, tok.Value, qun.TenantToken); qun.ErrorReason(err) != qun.ReasonAppNotInstalled {
 		t.Errorf("a disabled app's token: %v, want %s", err, qun.ReasonAppNotInstalled)
 	}
+}
+
+// TestUserCacheAcrossNodes: a node remembers what the IDs of a request
+// named, and a change of those users made by another node on the same
+// store is seen by the next create: a user resigned there is refused here,
+// a user added there is found here although this node found nobody under
+// that ID before.
+func TestUserCacheAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	a, b, tok := twoNodes(t)
+	actor, err := a.Authenticate(ctx, tok.Value, qun.TenantToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(ids ...string) error {
+		var users []qun.Ref
+		for _, id := range ids {
+			users = append(users, qun.Ref{Kind: qun.UserID, Value: id})
+		}
+		_, err := a.CreateChat(ctx, actor, qun.NewChat{Name: "cache", Users: users})
+		return err
+	}
+	for range 2 { // the second time from the cache
+		if err := create("lisi", "user001"); err != nil {
+			t.Fatal(err)
+		}
+		if err := create("newcomer"); qun.ErrorReason(err) != qun.ReasonUnavailableIDs {
+			t.Fatalf("unknown user: %v, want %s", err, qun.ReasonUnavailableIDs)
+		}
+	}
+	lisi := qun.UserRef{Platform: qun.Feishu, Tenant: actor.Tenant.Key, UserID: "lisi"}
+	if _, err := b.SetUserStatus(ctx, lisi, qun.Resigned); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateUser(ctx, qun.Feishu, actor.Tenant.Key, qun.User{UserID: "newcomer", Name: "新人"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("lisi"); qun.ErrorReason(err) != qun.ReasonUserResigned {
+		t.Errorf("a user another node resigned: %v, want %s", err, qun.ReasonUserResigned)
+	}
+	if err := create("newcomer"); err != nil {
+		t.Errorf("a user another node added: %v", err)
+	}
+}
+
+// twoNodes returns two Services on one store with the demo directory, and a
+// tenant token of the demo Feishu app issued by the first.
+func twoNodes(t *testing.T) (a, b *qun.Service, tok qun.Token) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a, b = qun.NewService(db), qun.NewService(db)
+	d, _, err := fixtures.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.LoadDirectory(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	tok, err = a.IssueToken(ctx, qun.TokenRequest{Kind: qun.TenantToken, Platform: qun.Feishu, AppKey: "cli_a10fbf7e94b8d01d", Secret: "demo-feishu-secret", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b, tok
 }
