@@ -1,0 +1,274 @@
+// Package postgres implements qun.Store on PostgreSQL through pgx, the
+// store of a qun deployment with several nodes.
+//
+// Every Update runs in a SERIALIZABLE transaction: PostgreSQL's
+// serializable snapshot isolation gives the contract of qun.Store (updates
+// serializable with respect to each other) without a global lock, and the
+// store retries a transaction that fails with a serialization failure or a
+// deadlock (SQLSTATE 40001, 40P01), with a jittered backoff, up to
+// maxAttempts times; the Store contract allows running fn again. Uniqueness
+// (chat IDs, aliases, dedupe keys, memberships) is enforced by constraints;
+// a duplicate dedupe claim made concurrently fails the later transaction
+// with 40001, and its retry reads the winner's claim.
+//
+// LockChat serialises the updates of one chat on a node before they reach
+// the database: an update that asks for the lock is rolled back, waits for
+// the node's lock of that chat, and runs again from the start, so that its
+// snapshot is taken after the previous holder committed; a row lock (FOR
+// UPDATE) orders holders on different nodes, and the serializable check
+// catches what the lock cannot. It takes no session state, so it works
+// behind pgbouncer in transaction mode (with a DSN parameter
+// default_query_exec_mode=exec or simple_protocol, since pgbouncer does
+// not keep prepared statements).
+//
+// Views run in REPEATABLE READ READ ONLY transactions: one consistent
+// snapshot. Migrations are the numbered files in migrations/, applied
+// under an advisory lock, so that nodes starting together on an empty
+// database apply each exactly once.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/qunhq/qun/internal/qun"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxAttempts bounds how many times Update runs a transaction that keeps
+// failing to serialise.
+const maxAttempts = 30
+
+// migrationLock is the advisory lock key held while migrating (chat locks
+// are node-local, so no key of the database's is shared with them).
+const migrationLock = 0x71756e // "qun"
+
+// DB is a qun.Store on a PostgreSQL database (one schema of it: the
+// connection's search_path).
+type DB struct {
+	pool *pgxpool.Pool
+	// chats holds the node's lock of each chat an update asked for.
+	chatsMu sync.Mutex
+	chats   map[int64]*chatLock
+}
+
+// chatLock is a node-local lock of one chat, with the number of updates
+// holding or waiting for it.
+type chatLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// Open connects to the database dsn names (a postgres:// URL or a
+// key=value string, as pgx reads them) and migrates it to the newest
+// schema.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	db := &DB{pool: pool, chats: map[int64]*chatLock{}}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connections.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool (tests, the admin's health check).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer conn.Release()
+	// The lock is a transaction's, so that it is released with it even
+	// behind pgbouncer; one transaction per migration keeps them apart.
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: bad name: %w", name, err)
+		}
+		script, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", name, err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(t pgx.Tx) error {
+			if _, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, migrationLock); err != nil {
+				return err
+			}
+			if _, err := t.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+				return err
+			}
+			var n int
+			if err := t.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := t.Exec(ctx, string(script), pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+			_, err := t.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction on one snapshot.
+func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
+	pt, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer pt.Rollback(context.WithoutCancel(ctx))
+	return fn(&tx{ctx: ctx, q: pt})
+}
+
+// errRestart ends an attempt whose update asked for a chat lock it did not
+// hold: it runs again once it holds it.
+var errRestart = errors.New("postgres: restart holding the chat lock")
+
+// Update runs fn in a serializable transaction, retrying serialization
+// failures, and returns once the commit is durable.
+func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
+	held := map[int64]bool{}
+	defer db.unlockChats(held)
+	for attempt := 1; ; attempt++ {
+		t, err := db.attempt(ctx, fn, held)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errRestart):
+			// Locks are taken in ascending order of chat, so that two
+			// updates of the same chats cannot wait for each other.
+			ids := append(slices.Collect(maps.Keys(held)), t.lock)
+			slices.Sort(ids)
+			db.unlockChats(held)
+			for _, id := range ids {
+				db.lockChat(id)
+				held[id] = true
+			}
+			attempt-- // not a failure
+			continue
+		case !t.retry || attempt >= maxAttempts:
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+		// Back off by a random fraction of a delay that doubles, from a
+		// millisecond up to 64.
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// attempt runs fn once in a transaction and commits it. The tx it returns
+// says whether a failure is worth retrying.
+func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64]bool) (*tx, error) {
+	t := &tx{ctx: ctx, held: held}
+	pt, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return t, fmt.Errorf("postgres: begin: %w", err)
+	}
+	t.q = pt
+	err = runGuarded(fn, t)
+	if t.lock != 0 {
+		err = errRestart
+	}
+	if err != nil || t.retry {
+		pt.Rollback(context.WithoutCancel(ctx))
+		if err == nil {
+			err = errors.New("postgres: the transaction failed to serialise")
+		}
+		return t, err
+	}
+	if err := ctx.Err(); err != nil {
+		pt.Rollback(context.WithoutCancel(ctx))
+		return t, err
+	}
+	// Once COMMIT is sent the outcome is the server's: a cancelled caller
+	// must not turn a commit into a reported failure.
+	if err := pt.Commit(context.WithoutCancel(ctx)); err != nil {
+		return t, t.fail("commit", err)
+	}
+	return t, nil
+}
+
+// runGuarded runs fn, turning a panic into an error.
+func runGuarded(fn func(qun.Tx) error, t qun.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("postgres: update panicked: %v", v)
+		}
+	}()
+	return fn(t)
+}
+
+func (db *DB) lockChat(id int64) {
+	db.chatsMu.Lock()
+	l := db.chats[id]
+	if l == nil {
+		l = &chatLock{}
+		db.chats[id] = l
+	}
+	l.users++
+	db.chatsMu.Unlock()
+	l.mu.Lock()
+}
+
+// unlockChats releases the node's locks of the chats in held, and empties
+// it.
+func (db *DB) unlockChats(held map[int64]bool) {
+	db.chatsMu.Lock()
+	defer db.chatsMu.Unlock()
+	for id := range held {
+		delete(held, id)
+		l := db.chats[id]
+		l.users--
+		if l.users == 0 {
+			delete(db.chats, id)
+		}
+		l.mu.Unlock()
+	}
+}

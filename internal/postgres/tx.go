@@ -1,0 +1,931 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/qunhq/qun/internal/qun"
+)
+
+// tx implements qun.Tx.
+type tx struct {
+	ctx context.Context
+	q   pgx.Tx
+	// held lists the chats whose node lock the update holds; lock is set
+	// when it asked for one it does not hold (the attempt restarts).
+	held map[int64]bool
+	lock int64
+	// retry is set once a statement failed in a way a new attempt may not
+	// (serialization failure, deadlock).
+	retry bool
+}
+
+// rebound caches queries written with ? placeholders, rewritten to $n.
+var rebound sync.Map
+
+// rebind rewrites the ? placeholders of q to PostgreSQL's $1, $2, …; the
+// store's queries hold no ? in literals.
+func rebind(q string) string {
+	if v, ok := rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	rebound.Store(q, out)
+	return out
+}
+
+func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
+	return tx.q.Exec(tx.ctx, rebind(query), args...)
+}
+
+func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
+	return tx.q.Query(tx.ctx, rebind(query), args...)
+}
+
+func (tx *tx) scanRow(query string, args []any, dest ...any) error {
+	return tx.q.QueryRow(tx.ctx, rebind(query), args...).Scan(dest...)
+}
+
+// fail maps a driver error to a domain error, and notes the failures a new
+// attempt of the transaction may not meet.
+func (tx *tx) fail(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &qun.Error{Code: qun.ENotFound, Message: what + " not found"}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			tx.retry = true
+		case "23505": // unique_violation
+			return &qun.Error{Code: qun.EConflict, Message: what + " already exists", Err: err}
+		case "23503": // foreign_key_violation
+			return &qun.Error{Code: qun.ENotFound, Message: what + " refers to something that does not exist", Err: err}
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+func (tx *tx) affected(what string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return tx.fail(what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return tx.fail(what, pgx.ErrNoRows)
+	}
+	return nil
+}
+
+func encode(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("postgres: encode: " + err.Error()) // domain types always marshal
+	}
+	return string(b)
+}
+
+func decode(data string, v any) error {
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		return fmt.Errorf("postgres: decode stored document: %w", err)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// Tenants.
+
+func (tx *tx) CreateTenant(t *qun.Tenant) error {
+	err := tx.scanRow(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?) RETURNING id`, []any{t.Platform, t.Key, encode(t)}, &t.ID)
+	return tx.fail("tenant", err)
+}
+
+func (tx *tx) UpdateTenant(t qun.Tenant) error {
+	tag, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
+	return tx.affected("tenant", tag, err)
+}
+
+func (tx *tx) Tenant(id int64) (qun.Tenant, error) {
+	return tx.oneTenant(`WHERE id = ?`, id)
+}
+
+func (tx *tx) TenantByKey(p qun.Platform, key string) (qun.Tenant, error) {
+	return tx.oneTenant(`WHERE platform = ? AND key = ?`, p, key)
+}
+
+func (tx *tx) Tenants(p qun.Platform) ([]qun.Tenant, error) {
+	return tx.tenants(`WHERE ?::text IN ('', platform) ORDER BY id`, p)
+}
+
+func (tx *tx) oneTenant(where string, args ...any) (qun.Tenant, error) {
+	ts, err := tx.tenants(where, args...)
+	if err != nil {
+		return qun.Tenant{}, err
+	}
+	if len(ts) == 0 {
+		return qun.Tenant{}, tx.fail("tenant", pgx.ErrNoRows)
+	}
+	return ts[0], nil
+}
+
+func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
+	rows, err := tx.query(`SELECT id, platform, key, data FROM tenants `+where, args...)
+	if err != nil {
+		return nil, tx.fail("tenants", err)
+	}
+	defer rows.Close()
+	var out []qun.Tenant
+	for rows.Next() {
+		var (
+			t    qun.Tenant
+			data string
+		)
+		if err := rows.Scan(&t.ID, &t.Platform, &t.Key, &data); err != nil {
+			return nil, tx.fail("tenants", err)
+		}
+		id, p, key := t.ID, t.Platform, t.Key
+		if err := decode(data, &t); err != nil {
+			return nil, err
+		}
+		t.ID, t.Platform, t.Key = id, p, key
+		out = append(out, t)
+	}
+	return out, tx.fail("tenants", rows.Err())
+}
+
+// Apps.
+
+func (tx *tx) CreateApp(a *qun.App) error {
+	err := tx.scanRow(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?) RETURNING id`, []any{a.TenantID, a.Platform, a.Key, encode(a)}, &a.ID)
+	return tx.fail("app", err)
+}
+
+func (tx *tx) UpdateApp(a qun.App) error {
+	tag, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
+	return tx.affected("app", tag, err)
+}
+
+func (tx *tx) DeleteApp(id int64) error {
+	tag, err := tx.exec(`DELETE FROM apps WHERE id = ?`, id)
+	return tx.affected("app", tag, err)
+}
+
+func (tx *tx) App(id int64) (qun.App, error) {
+	return tx.oneApp(`WHERE id = ?`, id)
+}
+
+func (tx *tx) AppByKey(p qun.Platform, tenantID int64, key string) (qun.App, error) {
+	return tx.oneApp(`WHERE platform = ? AND key = ? AND ?::bigint IN (0, tenant_id) ORDER BY id`, p, key, tenantID)
+}
+
+func (tx *tx) Apps(p qun.Platform, tenantID int64) ([]qun.App, error) {
+	return tx.apps(`WHERE ?::text IN ('', platform) AND ?::bigint IN (0, tenant_id) ORDER BY id`, p, tenantID)
+}
+
+func (tx *tx) oneApp(where string, args ...any) (qun.App, error) {
+	as, err := tx.apps(where+` LIMIT 1`, args...)
+	if err != nil {
+		return qun.App{}, err
+	}
+	if len(as) == 0 {
+		return qun.App{}, tx.fail("app", pgx.ErrNoRows)
+	}
+	return as[0], nil
+}
+
+func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
+	rows, err := tx.query(`SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
+	if err != nil {
+		return nil, tx.fail("apps", err)
+	}
+	defer rows.Close()
+	var out []qun.App
+	for rows.Next() {
+		var (
+			a    qun.App
+			data string
+		)
+		if err := rows.Scan(&a.ID, &a.TenantID, &a.Platform, &a.Key, &data); err != nil {
+			return nil, tx.fail("apps", err)
+		}
+		id, tid, p, key := a.ID, a.TenantID, a.Platform, a.Key
+		if err := decode(data, &a); err != nil {
+			return nil, err
+		}
+		a.ID, a.TenantID, a.Platform, a.Key = id, tid, p, key
+		out = append(out, a)
+	}
+	return out, tx.fail("apps", rows.Err())
+}
+
+// Users.
+
+func (tx *tx) CreateUser(u *qun.User) error {
+	doc := *u
+	doc.Aliases = nil
+	err := tx.scanRow(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?) RETURNING id`, []any{u.TenantID, u.UserID, encode(doc)}, &u.ID)
+	if err != nil {
+		return tx.fail("user", err)
+	}
+	return tx.AddAliases(u.ID, u.Aliases)
+}
+
+func (tx *tx) UpdateUser(u qun.User) error {
+	doc := u
+	doc.Aliases = nil
+	tag, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
+	return tx.affected("user", tag, err)
+}
+
+// AddAliases inserts the aliases in one statement; each must then be the
+// user's (inserted now or before), or another user holds it (or the user
+// holds another value in its scope).
+func (tx *tx) AddAliases(user int64, aliases []qun.Alias) error {
+	if len(aliases) == 0 {
+		return nil
+	}
+	kinds, scopes, values := make([]string, len(aliases)), make([]string, len(aliases)), make([]string, len(aliases))
+	for i, a := range aliases {
+		kinds[i], scopes[i], values[i] = string(a.Kind), a.Scope, a.Value
+	}
+	var mine, want int
+	err := tx.scanRow(`WITH v AS (SELECT DISTINCT * FROM unnest(?::text[], ?::text[], ?::text[]) AS v (kind, scope, value)),
+		ins AS (INSERT INTO aliases (kind, scope, value, user_id) SELECT kind, scope, value, ? FROM v ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM v JOIN aliases a USING (kind, scope, value) WHERE a.user_id = ?), (SELECT count(*) FROM v)`,
+		[]any{kinds, scopes, values, user, user}, &mine, &want)
+	if err != nil {
+		return tx.fail("aliases", err)
+	}
+	if mine < want {
+		return &qun.Error{Code: qun.EConflict, Message: "an alias is held by another user"}
+	}
+	return nil
+}
+
+func (tx *tx) User(id int64) (qun.User, error) {
+	return tx.oneUser(`u.id = ?`, id)
+}
+
+func (tx *tx) UsersByID(ids []int64) ([]qun.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return tx.users(`u.id = ANY(?::bigint[])`, ids)
+}
+
+func (tx *tx) UserByUserID(tenantID int64, userID string) (qun.User, error) {
+	return tx.oneUser(`u.tenant_id = ? AND u.user_id = ?`, tenantID, userID)
+}
+
+func (tx *tx) UserByAlias(kind qun.IDKind, scope, value string) (qun.User, error) {
+	var id int64
+	err := tx.scanRow(`SELECT user_id FROM aliases WHERE kind = ? AND value = ? AND ?::text IN ('', scope) LIMIT 1`, []any{kind, value, scope}, &id)
+	if err != nil {
+		return qun.User{}, tx.fail("user", err)
+	}
+	return tx.User(id)
+}
+
+func (tx *tx) UsersByAlias(kind qun.IDKind, scope string, values []string) ([]qun.User, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	return tx.users(`u.id IN (SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value = ANY(?::text[]))`, kind, scope, values)
+}
+
+func (tx *tx) UsersByUserID(tenantID int64, userIDs []string) ([]qun.User, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	return tx.users(`u.tenant_id = ? AND u.user_id = ANY(?::text[])`, tenantID, userIDs)
+}
+
+func (tx *tx) UsersAfter(p qun.Platform, tenantID, after int64, limit int) ([]qun.User, error) {
+	// The page's users first (a LIMIT over users alone), then their
+	// aliases: a LIMIT over the join would cut a user's aliases.
+	where, args := `?::text IN ('', t.platform) AND u.id > ?`, []any{p, after}
+	if tenantID != 0 {
+		where, args = `u.tenant_id = ? AND u.id > ?`, []any{tenantID, after}
+	}
+	return tx.users(`u.id IN (SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE `+where+` ORDER BY u.id LIMIT ?)`, append(args, limit)...)
+}
+
+func (tx *tx) Users(p qun.Platform, tenantID int64) ([]qun.User, error) {
+	return tx.users(`?::text IN ('', t.platform) AND ?::bigint IN (0, u.tenant_id)`, p, tenantID)
+}
+
+func (tx *tx) oneUser(where string, args ...any) (qun.User, error) {
+	us, err := tx.users(where, args...)
+	if err != nil {
+		return qun.User{}, err
+	}
+	if len(us) == 0 {
+		return qun.User{}, tx.fail("user", pgx.ErrNoRows)
+	}
+	return us[0], nil
+}
+
+// users loads the users matching where (over users u joined to tenants t)
+// with their aliases, oldest first.
+func (tx *tx) users(where string, args ...any) ([]qun.User, error) {
+	rows, err := tx.query(`SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
+		FROM users u JOIN tenants t ON t.id = u.tenant_id LEFT JOIN aliases a ON a.user_id = u.id
+		WHERE `+where+` ORDER BY u.id, a.kind, a.scope`, args...)
+	if err != nil {
+		return nil, tx.fail("users", err)
+	}
+	defer rows.Close()
+	var out []qun.User
+	for rows.Next() {
+		var (
+			u                  qun.User
+			data               string
+			kind, scope, value *string
+		)
+		if err := rows.Scan(&u.ID, &u.TenantID, &u.UserID, &data, &kind, &scope, &value); err != nil {
+			return nil, tx.fail("users", err)
+		}
+		if n := len(out); n == 0 || out[n-1].ID != u.ID {
+			id, tid, uid := u.ID, u.TenantID, u.UserID
+			if err := decode(data, &u); err != nil {
+				return nil, err
+			}
+			u.ID, u.TenantID, u.UserID = id, tid, uid
+			out = append(out, u)
+		}
+		if kind != nil {
+			last := &out[len(out)-1]
+			last.Aliases = append(last.Aliases, qun.Alias{Kind: qun.IDKind(*kind), Scope: *scope, Value: *value})
+		}
+	}
+	return out, tx.fail("users", rows.Err())
+}
+
+// Friendships.
+
+func (tx *tx) AddFriendship(a, b int64) error {
+	if a > b {
+		a, b = b, a
+	}
+	_, err := tx.exec(`INSERT INTO friendships (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING`, a, b)
+	return tx.fail("friendship", err)
+}
+
+func (tx *tx) Friends(a, b int64) (bool, error) {
+	if a > b {
+		a, b = b, a
+	}
+	var n int
+	err := tx.scanRow(`SELECT count(*) FROM friendships WHERE a = ? AND b = ?`, []any{a, b}, &n)
+	return n > 0, tx.fail("friendship", err)
+}
+
+func (tx *tx) FriendsOf(user int64) ([]int64, error) {
+	rows, err := tx.query(`SELECT b FROM friendships WHERE a = ? UNION SELECT a FROM friendships WHERE b = ? ORDER BY 1`, user, user)
+	if err != nil {
+		return nil, tx.fail("friendships", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return out, tx.fail("friendships", err)
+}
+
+// Tokens.
+
+func (tx *tx) PutToken(t qun.Token) error {
+	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, ms(t.IssuedAt), ms(t.ExpiresAt))
+	return tx.fail("token", err)
+}
+
+// ConsumeToken deletes the token and returns it, in one statement: of
+// concurrent consumers, the row lock lets one delete it and the others
+// find nothing (or fail to serialise, and then find nothing).
+func (tx *tx) ConsumeToken(value string) (qun.Token, error) {
+	return tx.token(`DELETE FROM tokens WHERE token = ? RETURNING token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at`, value)
+}
+
+func (tx *tx) ExtendToken(value string, expires time.Time) error {
+	tag, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, ms(expires), value)
+	return tx.affected("token", tag, err)
+}
+
+func (tx *tx) Token(value string) (qun.Token, error) {
+	return tx.token(tokenColumns+`WHERE token = ?`, value)
+}
+
+func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey, userID string) (qun.Token, error) {
+	return tx.token(tokenColumns+`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? AND user_id = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey, userID)
+}
+
+const tokenColumns = `SELECT token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at FROM tokens `
+
+func (tx *tx) token(query string, args ...any) (qun.Token, error) {
+	var (
+		t               qun.Token
+		issued, expires int64
+	)
+	err := tx.scanRow(query, args, &t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &t.UserID, &issued, &expires)
+	if err != nil {
+		return qun.Token{}, tx.fail("token", err)
+	}
+	t.IssuedAt, t.ExpiresAt = fromMS(issued), fromMS(expires)
+	return t, nil
+}
+
+// Chats.
+
+func isPublic(c *qun.Chat) bool { return c.Settings.Visibility == qun.Public }
+
+// CreateChat inserts the chat and its search postings in one statement.
+func (tx *tx) CreateChat(c *qun.Chat) error {
+	text := qun.SearchText(*c)
+	grams := qun.SearchGrams(text)
+	if grams == nil {
+		grams = []string{}
+	}
+	err := tx.scanRow(`WITH c AS (INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id),
+		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, c.id FROM c, unnest(?::text[]) AS gram)
+		SELECT id FROM c`,
+		[]any{c.ChatID, nullString(c.ConversationID), c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
+			isPublic(c), text, ms(c.UpdatedAt), encode(c), grams}, &c.ID)
+	return tx.fail("chat", err)
+}
+
+// gramProbe bounds how far rarestGram counts one gram's postings, and
+// maxProbes how many of a keyword's grams it counts.
+const (
+	gramProbe = 256
+	maxProbes = 8
+)
+
+// rarestGram picks, among a keyword's grams, the one posted for the fewest
+// chats, counting each at most gramProbe far: the chats posted under it
+// are the candidates Chats checks, so a rare gram keeps a search's cost
+// that of its matches rather than of the store. One statement counts them
+// all.
+func (tx *tx) rarestGram(grams []string) (string, error) {
+	if len(grams) <= 1 {
+		return strings.Join(grams, ""), nil
+	}
+	grams = grams[:min(len(grams), maxProbes)]
+	var best string
+	err := tx.scanRow(`SELECT g FROM unnest(?::text[]) WITH ORDINALITY AS k (g, i),
+		LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM chat_grams WHERE gram = k.g LIMIT ?) p) c
+		ORDER BY c.n, k.i LIMIT 1`, []any{grams, gramProbe}, &best)
+	return best, tx.fail("chat search index", err)
+}
+
+func (tx *tx) UpdateChat(c qun.Chat) error {
+	text := qun.SearchText(c)
+	var old string
+	if err := tx.scanRow(`SELECT search FROM chats WHERE id = ?`, []any{c.ID}, &old); err != nil {
+		return tx.fail("chat", err)
+	}
+	tag, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, public = ?, search = ?, active_at = ?, data = ? WHERE id = ?`,
+		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, ms(c.UpdatedAt), encode(c), c.ID)
+	if err := tx.affected("chat", tag, err); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, ms(c.UpdatedAt), c.ID); err != nil {
+		return tx.fail("members", err)
+	}
+	if text == old {
+		return nil
+	}
+	grams := qun.SearchGrams(text)
+	if grams == nil {
+		grams = []string{}
+	}
+	// Two statements: within one, the insert would still see the postings
+	// the delete removes.
+	if _, err := tx.exec(`DELETE FROM chat_grams WHERE chat_id = ?`, c.ID); err != nil {
+		return tx.fail("chat search index", err)
+	}
+	_, err = tx.exec(`INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, ?::bigint FROM unnest(?::text[]) AS gram`, c.ID, grams)
+	return tx.fail("chat search index", err)
+}
+
+func (tx *tx) Chat(id int64) (qun.Chat, error) {
+	return tx.oneChat(`chats c WHERE c.id = ?`, id)
+}
+
+func (tx *tx) ChatByChatID(chatID string) (qun.Chat, error) {
+	return tx.oneChat(`chats c WHERE c.chat_id = ?`, chatID)
+}
+
+func (tx *tx) ChatByConversationID(id string) (qun.Chat, error) {
+	return tx.oneChat(`chats c WHERE c.conversation_id = ?`, id)
+}
+
+// LockChat takes the node's lock of the chat, restarting the update when
+// it did not hold it yet (see the package doc), and the chat's row lock.
+func (tx *tx) LockChat(id int64) error {
+	if !tx.held[id] {
+		tx.lock = id
+		return errRestart
+	}
+	_, err := tx.exec(`SELECT 1 FROM chats WHERE id = ? FOR UPDATE`, id)
+	return tx.fail("chat", err)
+}
+
+// Chats reads the chats f selects from one ordered stream, as the SQLite
+// store does (see its Chats): the postings of the keyword's rarest gram,
+// else the memberships of the bot or user asked about, else the chats.
+func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
+	var (
+		from          = `chats c`
+		id, active    = `c.id`, `c.active_at`
+		where         []string
+		args          []any
+		memberApp     = f.MemberApp
+		memberUser    = f.MemberUser
+		key           = qun.SearchKey(f.Query)
+		gram, err     = tx.rarestGram(qun.KeyGrams(key))
+		drivenByGrams = gram != ""
+	)
+	if err != nil {
+		return nil, err
+	}
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	switch {
+	case drivenByGrams:
+		from, id = `chat_grams g JOIN chats c ON c.id = g.chat_id`, `g.chat_id`
+		add(`g.gram = ?`, gram)
+	case f.MemberApp != 0 && f.OrPublicIn == 0:
+		from, id, active = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`, `m.active_at`
+		add(`m.app_id = ?`, f.MemberApp)
+		memberApp = 0
+	case f.MemberUser != 0:
+		from, id = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`
+		add(`m.user_id = ?`, f.MemberUser)
+		memberUser = 0
+	}
+	if memberUser != 0 {
+		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, memberUser)
+	}
+	switch {
+	case memberApp != 0 && f.OrPublicIn != 0:
+		add(`(EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?) OR (c.public AND c.tenant_id = ?))`, memberApp, f.OrPublicIn)
+	case memberApp != 0:
+		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?)`, memberApp)
+	case f.OrPublicIn != 0:
+		add(`c.public AND c.tenant_id = ?`, f.OrPublicIn)
+	}
+	if f.Platform != "" {
+		add(`c.platform = ?`, f.Platform)
+	}
+	if f.TenantID != 0 {
+		add(`c.tenant_id = ?`, f.TenantID)
+	}
+	if f.Public {
+		add(`c.public`)
+	}
+	if f.Status != "" {
+		add(`c.status = ?`, f.Status)
+	}
+	if f.Name != "" {
+		add(`c.name = ?`, f.Name)
+	}
+	if f.Query != "" {
+		add(`strpos(c.search, ?) > 0`, key)
+	}
+	var order string
+	switch f.Order {
+	case qun.ByActivity:
+		order = `ORDER BY ` + active + ` DESC, ` + id + ` DESC`
+		if f.After.ID != 0 {
+			add(`(`+active+` < ? OR (`+active+` = ? AND `+id+` < ?))`, f.After.Active, f.After.Active, f.After.ID)
+		}
+	case qun.ByNewest:
+		order = `ORDER BY ` + id + ` DESC`
+		if f.After.ID != 0 {
+			add(id+` < ?`, f.After.ID)
+		}
+	default:
+		order = `ORDER BY ` + id
+		if f.After.ID != 0 {
+			add(id+` > ?`, f.After.ID)
+		}
+	}
+	q := from
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ` + order
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return tx.chats(q, args...)
+}
+
+func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
+	cs, err := tx.chats(where, args...)
+	if err != nil {
+		return qun.Chat{}, err
+	}
+	if len(cs) == 0 {
+		return qun.Chat{}, tx.fail("chat", pgx.ErrNoRows)
+	}
+	return cs[0], nil
+}
+
+func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
+	rows, err := tx.query(`SELECT c.id, c.chat_id, c.platform, c.tenant_id, c.creator_app, c.owner_user, c.owner_app, c.name, c.status, c.data FROM `+where, args...)
+	if err != nil {
+		return nil, tx.fail("chats", err)
+	}
+	defer rows.Close()
+	var out []qun.Chat
+	for rows.Next() {
+		var (
+			c                       qun.Chat
+			creator, ownerU, ownerA *int64
+			data                    string
+		)
+		if err := rows.Scan(&c.ID, &c.ChatID, &c.Platform, &c.TenantID, &creator, &ownerU, &ownerA, &c.Name, &c.Status, &data); err != nil {
+			return nil, tx.fail("chats", err)
+		}
+		cols := c
+		if err := decode(data, &c); err != nil {
+			return nil, err
+		}
+		c.ID, c.ChatID, c.Platform, c.TenantID, c.Name, c.Status = cols.ID, cols.ChatID, cols.Platform, cols.TenantID, cols.Name, cols.Status
+		c.CreatorApp, c.OwnerUser, c.OwnerApp = deref(creator), deref(ownerU), deref(ownerA)
+		out = append(out, c)
+	}
+	return out, tx.fail("chats", rows.Err())
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// Members.
+
+func (tx *tx) AddMember(m qun.Member) (bool, error) {
+	added, err := tx.AddMembers([]qun.Member{m})
+	if err != nil {
+		return false, err
+	}
+	return added[0], nil
+}
+
+// AddMembers inserts each chat's new members in one statement, in the
+// order given (WITH ORDINALITY keeps it, so seq is the join order);
+// RETURNING names those inserted.
+func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
+	if len(members) == 0 {
+		return nil, nil
+	}
+	byChat := map[int64][]int{}
+	var chats []int64
+	for i, m := range members {
+		if _, ok := byChat[m.Chat]; !ok {
+			chats = append(chats, m.Chat)
+		}
+		byChat[m.Chat] = append(byChat[m.Chat], i)
+	}
+	added := make([]bool, len(members))
+	for _, chat := range chats {
+		idx := byChat[chat]
+		users, apps, roles, joined := make([]int64, len(idx)), make([]int64, len(idx)), make([]string, len(idx)), make([]int64, len(idx))
+		for j, i := range idx {
+			m := members[i]
+			users[j], apps[j], roles[j], joined[j] = m.User, m.App, string(m.Role), ms(m.JoinedAt)
+		}
+		rows, err := tx.query(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
+			SELECT ?::bigint, nullif(u, 0), nullif(a, 0), r, j, (SELECT active_at FROM chats WHERE id = ?)
+			FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i
+			ON CONFLICT DO NOTHING
+			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, chat, chat, users, apps, roles, joined)
+		if err != nil {
+			return nil, tx.fail("members", err)
+		}
+		inserted := map[[2]int64]bool{}
+		for rows.Next() {
+			var u, a int64
+			if err := rows.Scan(&u, &a); err != nil {
+				rows.Close()
+				return nil, tx.fail("members", err)
+			}
+			inserted[[2]int64{u, a}] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, tx.fail("members", err)
+		}
+		for _, i := range idx {
+			added[i] = inserted[[2]int64{members[i].User, members[i].App}]
+		}
+	}
+	return added, nil
+}
+
+func (tx *tx) UpdateMember(m qun.Member) error {
+	tag, err := tx.exec(`UPDATE members SET role = ? WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, m.Role, m.Chat, m.User, m.App)
+	return tx.affected("member", tag, err)
+}
+
+func (tx *tx) RemoveMember(chat, user, app int64) (bool, error) {
+	tag, err := tx.exec(`DELETE FROM members WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
+	if err != nil {
+		return false, tx.fail("member", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+func (tx *tx) Member(chat, user, app int64) (qun.Member, error) {
+	found, err := tx.members(`WHERE chat_id = ? AND (user_id = ? OR app_id = ?)`, chat, user, app)
+	if err != nil {
+		return qun.Member{}, err
+	}
+	if len(found) == 0 {
+		return qun.Member{}, tx.fail("member", pgx.ErrNoRows)
+	}
+	return found[0], nil
+}
+
+func (tx *tx) MembersOf(chat int64, users, apps []int64) ([]qun.Member, error) {
+	if len(users)+len(apps) == 0 {
+		return nil, nil
+	}
+	return tx.members(`WHERE chat_id = ? AND (user_id = ANY(?::bigint[]) OR app_id = ANY(?::bigint[])) ORDER BY seq`, chat, orEmpty(users), orEmpty(apps))
+}
+
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
+	q, args := `WHERE chat_id = ? AND seq > ?`, []any{f.Chat, f.After}
+	if f.UsersOnly {
+		q += ` AND user_id IS NOT NULL`
+	}
+	if f.Role != "" {
+		q += ` AND role = ?`
+		args = append(args, f.Role)
+	}
+	q += ` ORDER BY seq`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return tx.members(q, args...)
+}
+
+func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
+	rows, err := tx.query(`SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
+	if err != nil {
+		return nil, tx.fail("members", err)
+	}
+	defer rows.Close()
+	var out []qun.Member
+	for rows.Next() {
+		var (
+			m         qun.Member
+			user, app *int64
+			joined    int64
+		)
+		if err := rows.Scan(&m.Seq, &m.Chat, &user, &app, &m.Role, &joined); err != nil {
+			return nil, tx.fail("members", err)
+		}
+		m.User, m.App, m.JoinedAt = deref(user), deref(app), fromMS(joined)
+		out = append(out, m)
+	}
+	return out, tx.fail("members", rows.Err())
+}
+
+func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
+	err = tx.scanRow(`SELECT count(user_id), count(app_id) FROM members WHERE chat_id = ?`, []any{chat}, &users, &bots)
+	return users, bots, tx.fail("members", err)
+}
+
+// Dedupe.
+
+// ClaimDedupe claims the key, or reads who holds it, in one statement.
+func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
+	var holder string
+	err := tx.scanRow(`WITH claim AS (INSERT INTO dedupe (scope, key, chat_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (scope, key) DO UPDATE SET chat_id = excluded.chat_id, created_at = excluded.created_at
+			WHERE dedupe.created_at < ? RETURNING chat_id)
+		SELECT chat_id FROM claim UNION ALL SELECT chat_id FROM dedupe WHERE scope = ? AND key = ? AND NOT EXISTS (SELECT 1 FROM claim)`,
+		[]any{d.Scope, d.Key, d.ChatID, ms(d.CreatedAt), ms(notBefore), d.Scope, d.Key}, &holder)
+	return holder, tx.fail("dedupe", err)
+}
+
+func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
+	tag, err := tx.exec(`DELETE FROM dedupe WHERE (scope, key) IN (SELECT scope, key FROM dedupe WHERE created_at < ? LIMIT ?)`, ms(before), limit)
+	return int(tag.RowsAffected()), tx.fail("dedupe", err)
+}
+
+func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
+	tag, err := tx.exec(`DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at < ? LIMIT ?)`, ms(before), limit)
+	return int(tag.RowsAffected()), tx.fail("tokens", err)
+}
+
+// Links.
+
+func (tx *tx) PutLink(l *qun.Link) error {
+	err := tx.scanRow(`INSERT INTO links (platform, key, data) VALUES (?, ?, ?) ON CONFLICT (platform, key) DO UPDATE SET data = excluded.data RETURNING id`,
+		[]any{l.Platform, l.Key, encode(l)}, &l.ID)
+	return tx.fail("link", err)
+}
+
+func (tx *tx) Links(p qun.Platform) ([]qun.Link, error) {
+	rows, err := tx.query(`SELECT id, platform, key, data FROM links WHERE ?::text IN ('', platform) ORDER BY id`, p)
+	if err != nil {
+		return nil, tx.fail("links", err)
+	}
+	defer rows.Close()
+	var out []qun.Link
+	for rows.Next() {
+		var (
+			l    qun.Link
+			data string
+		)
+		if err := rows.Scan(&l.ID, &l.Platform, &l.Key, &data); err != nil {
+			return nil, tx.fail("links", err)
+		}
+		id, p, key := l.ID, l.Platform, l.Key
+		if err := decode(data, &l); err != nil {
+			return nil, err
+		}
+		l.ID, l.Platform, l.Key = id, p, key
+		out = append(out, l)
+	}
+	return out, tx.fail("links", rows.Err())
+}
+
+// Meta and reset.
+
+func (tx *tx) Meta(key string) (string, error) {
+	var v string
+	err := tx.scanRow(`SELECT value FROM meta WHERE key = ?`, []any{key}, &v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return v, tx.fail("meta", err)
+}
+
+func (tx *tx) SetMeta(key, value string) error {
+	_, err := tx.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return tx.fail("meta", err)
+}
+
+func (tx *tx) Reset() error {
+	for _, table := range []string{"dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
+		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
+			return tx.fail("reset "+table, err)
+		}
+	}
+	return nil
+}
