@@ -1,7 +1,10 @@
 // Package quntest starts an in-process qun node for Go tests, the way
 // net/http/httptest starts an HTTP server: each Server has its own
 // temporary database, the demo directory (or given fixtures) and a fixed
-// admin token, and is closed when the test ends.
+// admin token, and is closed when the test ends. The database is SQLite
+// in a temporary directory, or, when the environment variable
+// QUN_TEST_POSTGRES names a PostgreSQL database (a postgres:// URL), a
+// schema of its own there, dropped when the test ends.
 //
 //	srv := quntest.NewServer(t)
 //	cli := lark.NewClient("cli_a10fbf7e94b8d01d", "demo-feishu-secret", lark.WithOpenBaseUrl(srv.URL))
@@ -21,8 +24,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/pgtest"
+	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/ratelimit"
 	"github.com/qunhq/qun/internal/server"
+	"github.com/qunhq/qun/internal/stores"
 )
 
 // AdminToken is the admin token of every test server.
@@ -37,10 +43,14 @@ type Server struct {
 	// DataDir holds the node's database.
 	DataDir string
 
-	tb   testing.TB
-	srv  *server.Server
-	http *httptest.Server
-	cfg  server.Config
+	tb    testing.TB
+	srv   *server.Server
+	http  *httptest.Server
+	cfg   server.Config
+	store qun.Store
+	// db is the PostgreSQL schema the server keeps its state in, when
+	// QUN_TEST_POSTGRES is set ("" otherwise: SQLite in DataDir).
+	db string
 }
 
 // Option configures a test server.
@@ -155,8 +165,17 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 
 func (s *Server) start() {
 	s.tb.Helper()
+	if pgtest.URL() != "" && s.db == "" {
+		s.db = pgtest.Schema(s.tb)
+	}
+	store, err := stores.Open(context.Background(), s.db, s.cfg.DataDir)
+	if err != nil {
+		s.tb.Fatalf("quntest: open the store: %v", err)
+	}
+	s.store, s.cfg.Store = store, store
 	srv, err := server.New(context.Background(), s.cfg)
 	if err != nil {
+		store.Close()
 		s.tb.Fatalf("quntest: start qun: %v", err)
 	}
 	s.srv = srv
@@ -174,7 +193,10 @@ func (s *Server) Close() {
 	if err := s.srv.Shutdown(context.Background()); err != nil {
 		s.tb.Errorf("quntest: stop qun: %v", err)
 	}
-	s.http, s.srv = nil, nil
+	if err := s.store.Close(); err != nil {
+		s.tb.Errorf("quntest: close the store: %v", err)
+	}
+	s.http, s.srv, s.store = nil, nil, nil
 }
 
 // Restart stops the node and starts a new one on the same database, at a

@@ -26,6 +26,7 @@ import (
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/server"
+	"github.com/qunhq/qun/internal/stores"
 	"github.com/qunhq/qun/internal/version"
 )
 
@@ -69,8 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // options are serve's settings; each flag has an environment variable.
 type options struct {
-	addr, data, fixtures, adminToken, logFormat, logLevel, rateLimits string
-	reset                                                             bool
+	addr, data, db, fixtures, adminToken, logFormat, logLevel, rateLimits string
+	reset                                                                 bool
 }
 
 func flags(o *options, getenv func(string) string) *flag.FlagSet {
@@ -83,7 +84,8 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 	}
 	def := server.DefaultConfig()
 	fs.StringVar(&o.addr, "addr", env("QUN_ADDR", def.Addr), "listen address (env QUN_ADDR)")
-	fs.StringVar(&o.data, "data", env("QUN_DATA", def.DataDir), "directory of the embedded database (env QUN_DATA)")
+	fs.StringVar(&o.data, "data", env("QUN_DATA", def.DataDir), "directory of the embedded SQLite database (env QUN_DATA)")
+	fs.StringVar(&o.db, "db", env("QUN_DB", ""), "a postgres:// URL to keep state in PostgreSQL, shared by every node on it; empty uses the embedded SQLite database in --data (env QUN_DB)")
 	fs.StringVar(&o.fixtures, "fixtures", env("QUN_FIXTURES", ""), "directory fixtures file (YAML); empty loads the demo directory (env QUN_FIXTURES)")
 	fs.StringVar(&o.adminToken, "admin-token", env("QUN_ADMIN_TOKEN", ""), "token guarding the admin API and console; empty generates one (env QUN_ADMIN_TOKEN)")
 	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
@@ -118,7 +120,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `qun — an open-source server for the Feishu, DingTalk and WeCom group-chat APIs.
 
 Usage:
-  qun serve [flags]   start a node with an embedded SQLite database
+  qun serve [flags]   start a node (embedded SQLite by default, PostgreSQL with --db)
   qun fixtures        print the built-in demo directory (an example fixtures file)
   qun version         print the version, commit and build date (also qun --version)
   qun help            print this help
@@ -170,8 +172,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	store, err := stores.Open(ctx, o.db, o.data)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	cfg := server.DefaultConfig()
-	cfg.Addr, cfg.DataDir, cfg.Fixtures, cfg.AdminToken, cfg.Logger = o.addr, o.data, o.fixtures, o.adminToken, log
+	cfg.Addr, cfg.DataDir, cfg.Fixtures, cfg.AdminToken, cfg.Logger, cfg.Store = o.addr, o.data, o.fixtures, o.adminToken, log, store
+	if o.db != "" {
+		cfg.DataDir = "" // the admin token is kept in the shared store
+	}
 	switch o.rateLimits {
 	case "on":
 	case "off":
@@ -216,7 +226,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 func banner(w io.Writer, srv *server.Server, o options) {
 	url := srv.URL()
 	fmt.Fprintf(w, "qun %s listening on %s\n", version.Get(), url)
-	fmt.Fprintf(w, "  data:        %s\n", o.data)
+	if o.db != "" {
+		fmt.Fprintf(w, "  store:       PostgreSQL %s\n", stores.Redact(o.db))
+	} else {
+		fmt.Fprintf(w, "  data:        %s\n", o.data)
+	}
 	source := o.fixtures
 	if source == "" {
 		source = "built-in demo directory (qun fixtures prints it)"

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/stores"
 )
 
 // Env is the variable that names the test database.
@@ -64,4 +67,20 @@ func exec(tb testing.TB, dsn, sql string) {
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		tb.Fatalf("pgtest: %s: %v", sql, err)
 	}
+}
+
+// Store opens a store for a test, closed when tb ends: on a schema of its
+// own when Env is set, else SQLite in a temporary directory.
+func Store(tb testing.TB) qun.Store {
+	tb.Helper()
+	db := ""
+	if URL() != "" {
+		db = Schema(tb)
+	}
+	s, err := stores.Open(context.Background(), db, tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/sqlstore"
 )
 
 // tx implements qun.Tx.
@@ -98,48 +98,15 @@ func (tx *tx) affected(what string, tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-func encode(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("postgres: encode: " + err.Error()) // domain types always marshal
-	}
-	return string(b)
-}
-
-func decode(data string, v any) error {
-	if err := json.Unmarshal([]byte(data), v); err != nil {
-		return fmt.Errorf("postgres: decode stored document: %w", err)
-	}
-	return nil
-}
-
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
-}
-
 // Tenants.
 
 func (tx *tx) CreateTenant(t *qun.Tenant) error {
-	err := tx.scanRow(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?) RETURNING id`, []any{t.Platform, t.Key, encode(t)}, &t.ID)
+	err := tx.scanRow(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?) RETURNING id`, []any{t.Platform, t.Key, sqlstore.Encode(t)}, &t.ID)
 	return tx.fail("tenant", err)
 }
 
 func (tx *tx) UpdateTenant(t qun.Tenant) error {
-	tag, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
+	tag, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, sqlstore.Encode(t), t.ID)
 	return tx.affected("tenant", tag, err)
 }
 
@@ -167,39 +134,24 @@ func (tx *tx) oneTenant(where string, args ...any) (qun.Tenant, error) {
 }
 
 func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
-	rows, err := tx.query(`SELECT id, platform, key, data FROM tenants `+where, args...)
+	rows, err := tx.query(sqlstore.TenantColumns+where, args...)
 	if err != nil {
 		return nil, tx.fail("tenants", err)
 	}
 	defer rows.Close()
-	var out []qun.Tenant
-	for rows.Next() {
-		var (
-			t    qun.Tenant
-			data string
-		)
-		if err := rows.Scan(&t.ID, &t.Platform, &t.Key, &data); err != nil {
-			return nil, tx.fail("tenants", err)
-		}
-		id, p, key := t.ID, t.Platform, t.Key
-		if err := decode(data, &t); err != nil {
-			return nil, err
-		}
-		t.ID, t.Platform, t.Key = id, p, key
-		out = append(out, t)
-	}
-	return out, tx.fail("tenants", rows.Err())
+	out, err := sqlstore.Tenants(rows)
+	return out, tx.fail("tenants", err)
 }
 
 // Apps.
 
 func (tx *tx) CreateApp(a *qun.App) error {
-	err := tx.scanRow(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?) RETURNING id`, []any{a.TenantID, a.Platform, a.Key, encode(a)}, &a.ID)
+	err := tx.scanRow(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?) RETURNING id`, []any{a.TenantID, a.Platform, a.Key, sqlstore.Encode(a)}, &a.ID)
 	return tx.fail("app", err)
 }
 
 func (tx *tx) UpdateApp(a qun.App) error {
-	tag, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
+	tag, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, sqlstore.Encode(a), a.ID)
 	return tx.affected("app", tag, err)
 }
 
@@ -232,28 +184,13 @@ func (tx *tx) oneApp(where string, args ...any) (qun.App, error) {
 }
 
 func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
-	rows, err := tx.query(`SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
+	rows, err := tx.query(sqlstore.AppColumns+where, args...)
 	if err != nil {
 		return nil, tx.fail("apps", err)
 	}
 	defer rows.Close()
-	var out []qun.App
-	for rows.Next() {
-		var (
-			a    qun.App
-			data string
-		)
-		if err := rows.Scan(&a.ID, &a.TenantID, &a.Platform, &a.Key, &data); err != nil {
-			return nil, tx.fail("apps", err)
-		}
-		id, tid, p, key := a.ID, a.TenantID, a.Platform, a.Key
-		if err := decode(data, &a); err != nil {
-			return nil, err
-		}
-		a.ID, a.TenantID, a.Platform, a.Key = id, tid, p, key
-		out = append(out, a)
-	}
-	return out, tx.fail("apps", rows.Err())
+	out, err := sqlstore.Apps(rows)
+	return out, tx.fail("apps", err)
 }
 
 // Users.
@@ -261,7 +198,7 @@ func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
 func (tx *tx) CreateUser(u *qun.User) error {
 	doc := *u
 	doc.Aliases = nil
-	err := tx.scanRow(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?) RETURNING id`, []any{u.TenantID, u.UserID, encode(doc)}, &u.ID)
+	err := tx.scanRow(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?) RETURNING id`, []any{u.TenantID, u.UserID, sqlstore.Encode(doc)}, &u.ID)
 	if err != nil {
 		return tx.fail("user", err)
 	}
@@ -271,7 +208,7 @@ func (tx *tx) CreateUser(u *qun.User) error {
 func (tx *tx) UpdateUser(u qun.User) error {
 	doc := u
 	doc.Aliases = nil
-	tag, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
+	tag, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, sqlstore.Encode(doc), u.ID)
 	return tx.affected("user", tag, err)
 }
 
@@ -366,37 +303,13 @@ func (tx *tx) oneUser(where string, args ...any) (qun.User, error) {
 // users loads the users matching where (over users u joined to tenants t)
 // with their aliases, oldest first.
 func (tx *tx) users(where string, args ...any) ([]qun.User, error) {
-	rows, err := tx.query(`SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
-		FROM users u JOIN tenants t ON t.id = u.tenant_id LEFT JOIN aliases a ON a.user_id = u.id
-		WHERE `+where+` ORDER BY u.id, a.kind, a.scope`, args...)
+	rows, err := tx.query(sqlstore.UserColumns+where+sqlstore.UserOrder, args...)
 	if err != nil {
 		return nil, tx.fail("users", err)
 	}
 	defer rows.Close()
-	var out []qun.User
-	for rows.Next() {
-		var (
-			u                  qun.User
-			data               string
-			kind, scope, value *string
-		)
-		if err := rows.Scan(&u.ID, &u.TenantID, &u.UserID, &data, &kind, &scope, &value); err != nil {
-			return nil, tx.fail("users", err)
-		}
-		if n := len(out); n == 0 || out[n-1].ID != u.ID {
-			id, tid, uid := u.ID, u.TenantID, u.UserID
-			if err := decode(data, &u); err != nil {
-				return nil, err
-			}
-			u.ID, u.TenantID, u.UserID = id, tid, uid
-			out = append(out, u)
-		}
-		if kind != nil {
-			last := &out[len(out)-1]
-			last.Aliases = append(last.Aliases, qun.Alias{Kind: qun.IDKind(*kind), Scope: *scope, Value: *value})
-		}
-	}
-	return out, tx.fail("users", rows.Err())
+	out, err := sqlstore.Users(rows)
+	return out, tx.fail("users", err)
 }
 
 // Friendships.
@@ -431,7 +344,7 @@ func (tx *tx) FriendsOf(user int64) ([]int64, error) {
 
 func (tx *tx) PutToken(t qun.Token) error {
 	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, ms(t.IssuedAt), ms(t.ExpiresAt))
+		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, sqlstore.MS(t.IssuedAt), sqlstore.MS(t.ExpiresAt))
 	return tx.fail("token", err)
 }
 
@@ -443,7 +356,7 @@ func (tx *tx) ConsumeToken(value string) (qun.Token, error) {
 }
 
 func (tx *tx) ExtendToken(value string, expires time.Time) error {
-	tag, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, ms(expires), value)
+	tag, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, sqlstore.MS(expires), value)
 	return tx.affected("token", tag, err)
 }
 
@@ -466,7 +379,7 @@ func (tx *tx) token(query string, args ...any) (qun.Token, error) {
 	if err != nil {
 		return qun.Token{}, tx.fail("token", err)
 	}
-	t.IssuedAt, t.ExpiresAt = fromMS(issued), fromMS(expires)
+	t.IssuedAt, t.ExpiresAt = sqlstore.FromMS(issued), sqlstore.FromMS(expires)
 	return t, nil
 }
 
@@ -485,20 +398,13 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id),
 		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, c.id FROM c, unnest(?::text[]) AS gram)
 		SELECT id FROM c`,
-		[]any{c.ChatID, nullString(c.ConversationID), c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
-			isPublic(c), text, ms(c.UpdatedAt), encode(c), grams}, &c.ID)
+		[]any{c.ChatID, sqlstore.NullString(c.ConversationID), c.Platform, c.TenantID, sqlstore.NullID(c.CreatorApp), sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status,
+			isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), grams}, &c.ID)
 	return tx.fail("chat", err)
 }
 
-// gramProbe bounds how far rarestGram counts one gram's postings, and
-// maxProbes how many of a keyword's grams it counts.
-const (
-	gramProbe = 256
-	maxProbes = 8
-)
-
 // rarestGram picks, among a keyword's grams, the one posted for the fewest
-// chats, counting each at most gramProbe far: the chats posted under it
+// chats, counting each at most sqlstore.GramProbe far: the chats posted under it
 // are the candidates Chats checks, so a rare gram keeps a search's cost
 // that of its matches rather than of the store. One statement counts them
 // all.
@@ -506,11 +412,11 @@ func (tx *tx) rarestGram(grams []string) (string, error) {
 	if len(grams) <= 1 {
 		return strings.Join(grams, ""), nil
 	}
-	grams = grams[:min(len(grams), maxProbes)]
+	grams = grams[:min(len(grams), sqlstore.MaxProbes)]
 	var best string
 	err := tx.scanRow(`SELECT g FROM unnest(?::text[]) WITH ORDINALITY AS k (g, i),
 		LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM chat_grams WHERE gram = k.g LIMIT ?) p) c
-		ORDER BY c.n, k.i LIMIT 1`, []any{grams, gramProbe}, &best)
+		ORDER BY c.n, k.i LIMIT 1`, []any{grams, sqlstore.GramProbe}, &best)
 	return best, tx.fail("chat search index", err)
 }
 
@@ -521,11 +427,11 @@ func (tx *tx) UpdateChat(c qun.Chat) error {
 		return tx.fail("chat", err)
 	}
 	tag, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, public = ?, search = ?, active_at = ?, data = ? WHERE id = ?`,
-		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, ms(c.UpdatedAt), encode(c), c.ID)
+		sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), c.ID)
 	if err := tx.affected("chat", tag, err); err != nil {
 		return err
 	}
-	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, ms(c.UpdatedAt), c.ID); err != nil {
+	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, sqlstore.MS(c.UpdatedAt), c.ID); err != nil {
 		return tx.fail("members", err)
 	}
 	if text == old {
@@ -567,97 +473,17 @@ func (tx *tx) LockChat(id int64) error {
 	return tx.fail("chat", err)
 }
 
-// Chats reads the chats f selects from one ordered stream, as the SQLite
-// store does (see its Chats): the postings of the keyword's rarest gram,
-// else the memberships of the bot or user asked about, else the chats.
+// dialect is how this store's SQL says what sqlstore.ChatQuery needs.
+var dialect = sqlstore.Dialect{Public: `c.public`, Contains: func(col string) string { return `strpos(` + col + `, ?) > 0` }}
+
+// Chats reads the chats f selects (sqlstore.ChatQuery), driven by the
+// keyword's rarest gram when there is a keyword.
 func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
-	var (
-		from          = `chats c`
-		id, active    = `c.id`, `c.active_at`
-		where         []string
-		args          []any
-		memberApp     = f.MemberApp
-		memberUser    = f.MemberUser
-		key           = qun.SearchKey(f.Query)
-		gram, err     = tx.rarestGram(qun.KeyGrams(key))
-		drivenByGrams = gram != ""
-	)
+	gram, err := tx.rarestGram(qun.KeyGrams(qun.SearchKey(f.Query)))
 	if err != nil {
 		return nil, err
 	}
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	switch {
-	case drivenByGrams:
-		from, id = `chat_grams g JOIN chats c ON c.id = g.chat_id`, `g.chat_id`
-		add(`g.gram = ?`, gram)
-	case f.MemberApp != 0 && f.OrPublicIn == 0:
-		from, id, active = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`, `m.active_at`
-		add(`m.app_id = ?`, f.MemberApp)
-		memberApp = 0
-	case f.MemberUser != 0:
-		from, id = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`
-		add(`m.user_id = ?`, f.MemberUser)
-		memberUser = 0
-	}
-	if memberUser != 0 {
-		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, memberUser)
-	}
-	switch {
-	case memberApp != 0 && f.OrPublicIn != 0:
-		add(`(EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?) OR (c.public AND c.tenant_id = ?))`, memberApp, f.OrPublicIn)
-	case memberApp != 0:
-		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?)`, memberApp)
-	case f.OrPublicIn != 0:
-		add(`c.public AND c.tenant_id = ?`, f.OrPublicIn)
-	}
-	if f.Platform != "" {
-		add(`c.platform = ?`, f.Platform)
-	}
-	if f.TenantID != 0 {
-		add(`c.tenant_id = ?`, f.TenantID)
-	}
-	if f.Public {
-		add(`c.public`)
-	}
-	if f.Status != "" {
-		add(`c.status = ?`, f.Status)
-	}
-	if f.Name != "" {
-		add(`c.name = ?`, f.Name)
-	}
-	if f.Query != "" {
-		add(`strpos(c.search, ?) > 0`, key)
-	}
-	var order string
-	switch f.Order {
-	case qun.ByActivity:
-		order = `ORDER BY ` + active + ` DESC, ` + id + ` DESC`
-		if f.After.ID != 0 {
-			add(`(`+active+` < ? OR (`+active+` = ? AND `+id+` < ?))`, f.After.Active, f.After.Active, f.After.ID)
-		}
-	case qun.ByNewest:
-		order = `ORDER BY ` + id + ` DESC`
-		if f.After.ID != 0 {
-			add(id+` < ?`, f.After.ID)
-		}
-	default:
-		order = `ORDER BY ` + id
-		if f.After.ID != 0 {
-			add(id+` > ?`, f.After.ID)
-		}
-	}
-	q := from
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ` + order
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
+	q, args := sqlstore.ChatQuery(dialect, f, gram)
 	return tx.chats(q, args...)
 }
 
@@ -673,37 +499,13 @@ func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
 }
 
 func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
-	rows, err := tx.query(`SELECT c.id, c.chat_id, c.platform, c.tenant_id, c.creator_app, c.owner_user, c.owner_app, c.name, c.status, c.data FROM `+where, args...)
+	rows, err := tx.query(sqlstore.ChatColumns+where, args...)
 	if err != nil {
 		return nil, tx.fail("chats", err)
 	}
 	defer rows.Close()
-	var out []qun.Chat
-	for rows.Next() {
-		var (
-			c                       qun.Chat
-			creator, ownerU, ownerA *int64
-			data                    string
-		)
-		if err := rows.Scan(&c.ID, &c.ChatID, &c.Platform, &c.TenantID, &creator, &ownerU, &ownerA, &c.Name, &c.Status, &data); err != nil {
-			return nil, tx.fail("chats", err)
-		}
-		cols := c
-		if err := decode(data, &c); err != nil {
-			return nil, err
-		}
-		c.ID, c.ChatID, c.Platform, c.TenantID, c.Name, c.Status = cols.ID, cols.ChatID, cols.Platform, cols.TenantID, cols.Name, cols.Status
-		c.CreatorApp, c.OwnerUser, c.OwnerApp = deref(creator), deref(ownerU), deref(ownerA)
-		out = append(out, c)
-	}
-	return out, tx.fail("chats", rows.Err())
-}
-
-func deref(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
+	out, err := sqlstore.Chats(rows)
+	return out, tx.fail("chats", err)
 }
 
 // Members.
@@ -737,7 +539,7 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 		users, apps, roles, joined := make([]int64, len(idx)), make([]int64, len(idx)), make([]string, len(idx)), make([]int64, len(idx))
 		for j, i := range idx {
 			m := members[i]
-			users[j], apps[j], roles[j], joined[j] = m.User, m.App, string(m.Role), ms(m.JoinedAt)
+			users[j], apps[j], roles[j], joined[j] = m.User, m.App, string(m.Role), sqlstore.MS(m.JoinedAt)
 		}
 		rows, err := tx.query(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
 			SELECT ?::bigint, nullif(u, 0), nullif(a, 0), r, j, (SELECT active_at FROM chats WHERE id = ?)
@@ -795,53 +597,22 @@ func (tx *tx) MembersOf(chat int64, users, apps []int64) ([]qun.Member, error) {
 	if len(users)+len(apps) == 0 {
 		return nil, nil
 	}
-	return tx.members(`WHERE chat_id = ? AND (user_id = ANY(?::bigint[]) OR app_id = ANY(?::bigint[])) ORDER BY seq`, chat, orEmpty(users), orEmpty(apps))
-}
-
-func orEmpty[T any](v []T) []T {
-	if v == nil {
-		return []T{}
-	}
-	return v
+	return tx.members(`WHERE chat_id = ? AND (user_id = ANY(?::bigint[]) OR app_id = ANY(?::bigint[])) ORDER BY seq`, chat, sqlstore.OrEmpty(users), sqlstore.OrEmpty(apps))
 }
 
 func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
-	q, args := `WHERE chat_id = ? AND seq > ?`, []any{f.Chat, f.After}
-	if f.UsersOnly {
-		q += ` AND user_id IS NOT NULL`
-	}
-	if f.Role != "" {
-		q += ` AND role = ?`
-		args = append(args, f.Role)
-	}
-	q += ` ORDER BY seq`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
+	q, args := sqlstore.MemberQuery(f)
 	return tx.members(q, args...)
 }
 
 func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
-	rows, err := tx.query(`SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
+	rows, err := tx.query(sqlstore.MemberColumns+where, args...)
 	if err != nil {
 		return nil, tx.fail("members", err)
 	}
 	defer rows.Close()
-	var out []qun.Member
-	for rows.Next() {
-		var (
-			m         qun.Member
-			user, app *int64
-			joined    int64
-		)
-		if err := rows.Scan(&m.Seq, &m.Chat, &user, &app, &m.Role, &joined); err != nil {
-			return nil, tx.fail("members", err)
-		}
-		m.User, m.App, m.JoinedAt = deref(user), deref(app), fromMS(joined)
-		out = append(out, m)
-	}
-	return out, tx.fail("members", rows.Err())
+	out, err := sqlstore.Members(rows)
+	return out, tx.fail("members", err)
 }
 
 func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
@@ -858,17 +629,17 @@ func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 			ON CONFLICT (scope, key) DO UPDATE SET chat_id = excluded.chat_id, created_at = excluded.created_at
 			WHERE dedupe.created_at < ? RETURNING chat_id)
 		SELECT chat_id FROM claim UNION ALL SELECT chat_id FROM dedupe WHERE scope = ? AND key = ? AND NOT EXISTS (SELECT 1 FROM claim)`,
-		[]any{d.Scope, d.Key, d.ChatID, ms(d.CreatedAt), ms(notBefore), d.Scope, d.Key}, &holder)
+		[]any{d.Scope, d.Key, d.ChatID, sqlstore.MS(d.CreatedAt), sqlstore.MS(notBefore), d.Scope, d.Key}, &holder)
 	return holder, tx.fail("dedupe", err)
 }
 
 func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
-	tag, err := tx.exec(`DELETE FROM dedupe WHERE (scope, key) IN (SELECT scope, key FROM dedupe WHERE created_at < ? LIMIT ?)`, ms(before), limit)
+	tag, err := tx.exec(`DELETE FROM dedupe WHERE (scope, key) IN (SELECT scope, key FROM dedupe WHERE created_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return int(tag.RowsAffected()), tx.fail("dedupe", err)
 }
 
 func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
-	tag, err := tx.exec(`DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at < ? LIMIT ?)`, ms(before), limit)
+	tag, err := tx.exec(`DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return int(tag.RowsAffected()), tx.fail("tokens", err)
 }
 
@@ -876,33 +647,18 @@ func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
 
 func (tx *tx) PutLink(l *qun.Link) error {
 	err := tx.scanRow(`INSERT INTO links (platform, key, data) VALUES (?, ?, ?) ON CONFLICT (platform, key) DO UPDATE SET data = excluded.data RETURNING id`,
-		[]any{l.Platform, l.Key, encode(l)}, &l.ID)
+		[]any{l.Platform, l.Key, sqlstore.Encode(l)}, &l.ID)
 	return tx.fail("link", err)
 }
 
 func (tx *tx) Links(p qun.Platform) ([]qun.Link, error) {
-	rows, err := tx.query(`SELECT id, platform, key, data FROM links WHERE ?::text IN ('', platform) ORDER BY id`, p)
+	rows, err := tx.query(sqlstore.LinkColumns+`WHERE ?::text IN ('', platform) ORDER BY id`, p)
 	if err != nil {
 		return nil, tx.fail("links", err)
 	}
 	defer rows.Close()
-	var out []qun.Link
-	for rows.Next() {
-		var (
-			l    qun.Link
-			data string
-		)
-		if err := rows.Scan(&l.ID, &l.Platform, &l.Key, &data); err != nil {
-			return nil, tx.fail("links", err)
-		}
-		id, p, key := l.ID, l.Platform, l.Key
-		if err := decode(data, &l); err != nil {
-			return nil, err
-		}
-		l.ID, l.Platform, l.Key = id, p, key
-		out = append(out, l)
-	}
-	return out, tx.fail("links", rows.Err())
+	out, err := sqlstore.Links(rows)
+	return out, tx.fail("links", err)
 }
 
 // Meta and reset.
@@ -922,7 +678,7 @@ func (tx *tx) SetMeta(key, value string) error {
 }
 
 func (tx *tx) Reset() error {
-	for _, table := range []string{"dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
+	for _, table := range sqlstore.Reset {
 		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return tx.fail("reset "+table, err)
 		}

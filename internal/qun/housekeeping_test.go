@@ -2,14 +2,13 @@ package qun_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/qunhq/qun/internal/fixtures"
+	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/qun"
-	"github.com/qunhq/qun/internal/sqlite"
 )
 
 // TestHousekeep: once a token has been expired for longer than
@@ -17,11 +16,7 @@ import (
 // housekeeping deletes them; before that, it keeps them.
 func TestHousekeep(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := pgtest.Store(t)
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

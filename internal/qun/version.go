@@ -35,3 +35,23 @@ func directoryVersion(tx Tx) (int64, error) {
 	}
 	return strconv.ParseInt(v, 10, 64)
 }
+
+// KeptSecret returns the store-wide secret kept under name, keeping fresh
+// as it when there is none yet: of nodes starting together, all get the
+// first one kept.
+func (s *Service) KeptSecret(ctx context.Context, name, fresh string) (string, error) {
+	var kept string
+	err := s.store.Update(ctx, func(tx Tx) error {
+		v, err := tx.Meta("secret:" + name)
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			kept = v
+			return nil
+		}
+		kept = fresh
+		return tx.SetMeta("secret:"+name, fresh)
+	})
+	return kept, err
+}

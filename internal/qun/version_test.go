@@ -2,13 +2,12 @@ package qun_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/qunhq/qun/internal/fixtures"
+	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/qun"
-	"github.com/qunhq/qun/internal/sqlite"
 )
 
 // TestActorCacheAcrossNodes: a node caches the app and tenant behind a
@@ -88,11 +87,7 @@ func TestUserCacheAcrossNodes(t *testing.T) {
 func twoNodes(t *testing.T) (a, b *qun.Service, tok qun.Token) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := pgtest.Store(t)
 	a, b = qun.NewService(db), qun.NewService(db)
 	d, _, err := fixtures.Load("")
 	if err != nil {

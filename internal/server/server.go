@@ -28,7 +28,6 @@ import (
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
-	"github.com/qunhq/qun/internal/sqlite"
 	"github.com/qunhq/qun/internal/wecom"
 )
 
@@ -36,14 +35,16 @@ import (
 type Config struct {
 	// Addr is the listen address, host:port.
 	Addr string
-	// DataDir holds the embedded SQLite database (ignored when Store is set).
+	// DataDir keeps a generated admin token (file admin-token); "" keeps
+	// it in the store, shared by every node on it.
 	DataDir string
 	// Fixtures is the directory fixtures file; "" loads the demo directory.
 	Fixtures string
 	// AdminToken guards the admin API and console; "" uses the one kept in
-	// DataDir (file admin-token), generating it on the first start.
+	// DataDir or the store, generating it on the first start.
 	AdminToken string
-	// Store replaces the embedded SQLite store; the caller closes it.
+	// Store holds the node's state (required); the caller opens and
+	// closes it (cmd/qun chooses SQLite or PostgreSQL).
 	Store qun.Store
 	// Clock replaces time.Now (tests).
 	Clock func() time.Time
@@ -77,7 +78,6 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	store     qun.Store
-	ownStore  bool
 	svc       *qun.Service
 	directory qun.Directory
 	// fingerprint identifies the fixtures directory was loaded from.
@@ -110,28 +110,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultConfig().RequestTimeout
 	}
-	if cfg.AdminToken == "" {
-		tok, err := keptAdminToken(cfg.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		cfg.AdminToken = tok
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store}
-	if s.store == nil {
-		db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "qun.db"))
-		if err != nil {
-			return nil, err
-		}
-		s.store, s.ownStore = db, true
-	}
 	var opts []qun.Option
 	if cfg.Clock != nil {
 		opts = append(opts, qun.WithClock(cfg.Clock))
 	}
 	s.svc = qun.NewService(s.store, opts...)
+	if s.cfg.AdminToken == "" {
+		tok, err := s.keptAdminToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.AdminToken = tok
+	}
 	if err := s.loadDirectory(ctx); err != nil {
-		s.closeStore()
 		return nil, err
 	}
 	s.metrics = newMetrics()
@@ -234,15 +229,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // admin token across restarts.
 const AdminTokenFile = "admin-token"
 
-// keptAdminToken returns the admin token kept in dir, generating and
-// keeping one (readable by the owner only) when there is none. Without a
-// data directory the token lives as long as the process.
-func keptAdminToken(dir string) (string, error) {
+// keptAdminToken returns the admin token kept in the data directory,
+// generating and keeping one (readable by the owner only) when there is
+// none. Without a data directory it is kept in the store, so that every
+// node on it shares it.
+func (s *Server) keptAdminToken(ctx context.Context) (string, error) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	fresh := "qun-admin-" + hex.EncodeToString(b)
+	dir := s.cfg.DataDir
 	if dir == "" {
-		return fresh, nil
+		return s.svc.KeptSecret(ctx, "admin_token", fresh)
 	}
 	path := filepath.Join(dir, AdminTokenFile)
 	if raw, err := os.ReadFile(path); err == nil {
@@ -408,8 +405,8 @@ func (s *Server) drain(ctx context.Context) {
 	}
 }
 
-// Shutdown stops accepting requests, waits for those in flight (until ctx
-// ends) and closes the store. It may run before, during or after Serve.
+// Shutdown stops accepting requests and waits for those in flight (until
+// ctx ends); the caller closes the store afterwards. It may run before, during or after Serve.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.stopHousekeeping()
@@ -421,14 +418,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if errors.Is(err, net.ErrClosed) {
 		err = nil // drain closed the listener before Serve let go of it
 	}
-	return errors.Join(err, s.closeStore())
-}
-
-func (s *Server) closeStore() error {
-	if s.ownStore {
-		return s.store.Close()
-	}
-	return nil
+	return err
 }
 
 // statusWriter remembers the status a handler wrote.

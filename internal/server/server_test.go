@@ -9,15 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/server"
-	"github.com/qunhq/qun/internal/sqlite"
 	"github.com/qunhq/qun/internal/version"
 	"github.com/qunhq/qun/quntest"
 )
@@ -342,6 +341,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.DataDir, cfg.AdminToken = t.TempDir(), "t"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Store = pgtest.Store(t)
 	s, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -356,12 +356,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	// A store that stops answering makes the node unready, and ready again
 	// when it comes back.
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := &flakyStore{Store: db}
+	store := &flakyStore{Store: pgtest.Store(t)}
 	cfg.Store = store
 	s2, err := server.New(context.Background(), cfg)
 	if err != nil {

@@ -2,33 +2,18 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/sqlstore"
 )
-
-func encode(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("sqlite: encode: " + err.Error()) // domain types always marshal
-	}
-	return string(b)
-}
-
-func decode(data string, v any) error {
-	if err := json.Unmarshal([]byte(data), v); err != nil {
-		return fmt.Errorf("sqlite: decode stored document: %w", err)
-	}
-	return nil
-}
 
 // Tenants.
 
 func (tx *tx) CreateTenant(t *qun.Tenant) error {
-	res, err := tx.exec(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?)`, t.Platform, t.Key, encode(t))
+	res, err := tx.exec(`INSERT INTO tenants (platform, key, data) VALUES (?, ?, ?)`, t.Platform, t.Key, sqlstore.Encode(t))
 	if err != nil {
 		return fail("tenant", err)
 	}
@@ -37,7 +22,7 @@ func (tx *tx) CreateTenant(t *qun.Tenant) error {
 }
 
 func (tx *tx) UpdateTenant(t qun.Tenant) error {
-	res, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, encode(t), t.ID)
+	res, err := tx.exec(`UPDATE tenants SET key = ?, data = ? WHERE id = ?`, t.Key, sqlstore.Encode(t), t.ID)
 	return affected("tenant", res, err)
 }
 
@@ -65,34 +50,19 @@ func (tx *tx) oneTenant(where string, args ...any) (qun.Tenant, error) {
 }
 
 func (tx *tx) tenants(where string, args ...any) ([]qun.Tenant, error) {
-	rows, err := tx.query(`SELECT id, platform, key, data FROM tenants `+where, args...)
+	rows, err := tx.query(sqlstore.TenantColumns+where, args...)
 	if err != nil {
 		return nil, fail("tenants", err)
 	}
 	defer rows.Close()
-	var out []qun.Tenant
-	for rows.Next() {
-		var (
-			t    qun.Tenant
-			data string
-		)
-		if err := rows.Scan(&t.ID, &t.Platform, &t.Key, &data); err != nil {
-			return nil, fail("tenants", err)
-		}
-		id, p, key := t.ID, t.Platform, t.Key
-		if err := decode(data, &t); err != nil {
-			return nil, err
-		}
-		t.ID, t.Platform, t.Key = id, p, key
-		out = append(out, t)
-	}
-	return out, fail("tenants", rows.Err())
+	out, err := sqlstore.Tenants(rows)
+	return out, fail("tenants", err)
 }
 
 // Apps.
 
 func (tx *tx) CreateApp(a *qun.App) error {
-	res, err := tx.exec(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?)`, a.TenantID, a.Platform, a.Key, encode(a))
+	res, err := tx.exec(`INSERT INTO apps (tenant_id, platform, key, data) VALUES (?, ?, ?, ?)`, a.TenantID, a.Platform, a.Key, sqlstore.Encode(a))
 	if err != nil {
 		return fail("app", err)
 	}
@@ -101,7 +71,7 @@ func (tx *tx) CreateApp(a *qun.App) error {
 }
 
 func (tx *tx) UpdateApp(a qun.App) error {
-	res, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, encode(a), a.ID)
+	res, err := tx.exec(`UPDATE apps SET key = ?, data = ? WHERE id = ?`, a.Key, sqlstore.Encode(a), a.ID)
 	return affected("app", res, err)
 }
 
@@ -134,28 +104,13 @@ func (tx *tx) oneApp(where string, args ...any) (qun.App, error) {
 }
 
 func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
-	rows, err := tx.query(`SELECT id, tenant_id, platform, key, data FROM apps `+where, args...)
+	rows, err := tx.query(sqlstore.AppColumns+where, args...)
 	if err != nil {
 		return nil, fail("apps", err)
 	}
 	defer rows.Close()
-	var out []qun.App
-	for rows.Next() {
-		var (
-			a    qun.App
-			data string
-		)
-		if err := rows.Scan(&a.ID, &a.TenantID, &a.Platform, &a.Key, &data); err != nil {
-			return nil, fail("apps", err)
-		}
-		id, tid, p, key := a.ID, a.TenantID, a.Platform, a.Key
-		if err := decode(data, &a); err != nil {
-			return nil, err
-		}
-		a.ID, a.TenantID, a.Platform, a.Key = id, tid, p, key
-		out = append(out, a)
-	}
-	return out, fail("apps", rows.Err())
+	out, err := sqlstore.Apps(rows)
+	return out, fail("apps", err)
 }
 
 // Users.
@@ -163,7 +118,7 @@ func (tx *tx) apps(where string, args ...any) ([]qun.App, error) {
 func (tx *tx) CreateUser(u *qun.User) error {
 	doc := *u
 	doc.Aliases = nil
-	res, err := tx.exec(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?)`, u.TenantID, u.UserID, encode(doc))
+	res, err := tx.exec(`INSERT INTO users (tenant_id, user_id, data) VALUES (?, ?, ?)`, u.TenantID, u.UserID, sqlstore.Encode(doc))
 	if err != nil {
 		return fail("user", err)
 	}
@@ -176,7 +131,7 @@ func (tx *tx) CreateUser(u *qun.User) error {
 func (tx *tx) UpdateUser(u qun.User) error {
 	doc := u
 	doc.Aliases = nil
-	res, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, encode(doc), u.ID)
+	res, err := tx.exec(`UPDATE users SET data = ? WHERE id = ?`, sqlstore.Encode(doc), u.ID)
 	return affected("user", res, err)
 }
 
@@ -207,7 +162,7 @@ func (tx *tx) UsersByID(ids []int64) ([]qun.User, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return tx.users(`u.id IN (SELECT value FROM json_each(?))`, encode(ids))
+	return tx.users(`u.id IN (SELECT value FROM json_each(?))`, sqlstore.Encode(ids))
 }
 
 func (tx *tx) UserByUserID(tenantID int64, userID string) (qun.User, error) {
@@ -227,14 +182,14 @@ func (tx *tx) UsersByAlias(kind qun.IDKind, scope string, values []string) ([]qu
 	if len(values) == 0 {
 		return nil, nil
 	}
-	return tx.users(`u.id IN (SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value IN (SELECT value FROM json_each(?)))`, kind, scope, encode(values))
+	return tx.users(`u.id IN (SELECT user_id FROM aliases WHERE kind = ? AND scope = ? AND value IN (SELECT value FROM json_each(?)))`, kind, scope, sqlstore.Encode(values))
 }
 
 func (tx *tx) UsersByUserID(tenantID int64, userIDs []string) ([]qun.User, error) {
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	return tx.users(`u.tenant_id = ? AND u.user_id IN (SELECT value FROM json_each(?))`, tenantID, encode(userIDs))
+	return tx.users(`u.tenant_id = ? AND u.user_id IN (SELECT value FROM json_each(?))`, tenantID, sqlstore.Encode(userIDs))
 }
 
 func (tx *tx) UsersAfter(p qun.Platform, tenantID, after int64, limit int) ([]qun.User, error) {
@@ -265,37 +220,13 @@ func (tx *tx) oneUser(where string, args ...any) (qun.User, error) {
 // users loads the users matching where (over users u joined to tenants t)
 // with their aliases, oldest first.
 func (tx *tx) users(where string, args ...any) ([]qun.User, error) {
-	rows, err := tx.query(`SELECT u.id, u.tenant_id, u.user_id, u.data, a.kind, a.scope, a.value
-		FROM users u JOIN tenants t ON t.id = u.tenant_id LEFT JOIN aliases a ON a.user_id = u.id
-		WHERE `+where+` ORDER BY u.id, a.kind, a.scope`, args...)
+	rows, err := tx.query(sqlstore.UserColumns+where+sqlstore.UserOrder, args...)
 	if err != nil {
 		return nil, fail("users", err)
 	}
 	defer rows.Close()
-	var out []qun.User
-	for rows.Next() {
-		var (
-			u                  qun.User
-			data               string
-			kind, scope, value sql.NullString
-		)
-		if err := rows.Scan(&u.ID, &u.TenantID, &u.UserID, &data, &kind, &scope, &value); err != nil {
-			return nil, fail("users", err)
-		}
-		if n := len(out); n == 0 || out[n-1].ID != u.ID {
-			id, tid, uid := u.ID, u.TenantID, u.UserID
-			if err := decode(data, &u); err != nil {
-				return nil, err
-			}
-			u.ID, u.TenantID, u.UserID = id, tid, uid
-			out = append(out, u)
-		}
-		if kind.Valid {
-			last := &out[len(out)-1]
-			last.Aliases = append(last.Aliases, qun.Alias{Kind: qun.IDKind(kind.String), Scope: scope.String, Value: value.String})
-		}
-	}
-	return out, fail("users", rows.Err())
+	out, err := sqlstore.Users(rows)
+	return out, fail("users", err)
 }
 
 // Friendships.
@@ -338,7 +269,7 @@ func (tx *tx) FriendsOf(user int64) ([]int64, error) {
 
 func (tx *tx) PutToken(t qun.Token) error {
 	_, err := tx.exec(`INSERT INTO tokens (token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, ms(t.IssuedAt), ms(t.ExpiresAt))
+		t.Value, t.Kind, t.Platform, t.AppKey, t.TenantKey, t.UserID, sqlstore.MS(t.IssuedAt), sqlstore.MS(t.ExpiresAt))
 	return fail("token", err)
 }
 
@@ -354,7 +285,7 @@ func (tx *tx) ConsumeToken(value string) (qun.Token, error) {
 }
 
 func (tx *tx) ExtendToken(value string, expires time.Time) error {
-	res, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, ms(expires), value)
+	res, err := tx.exec(`UPDATE tokens SET expires_at = ? WHERE token = ?`, sqlstore.MS(expires), value)
 	return affected("token", res, err)
 }
 
@@ -376,7 +307,7 @@ func (tx *tx) token(where string, args ...any) (qun.Token, error) {
 	if err != nil {
 		return qun.Token{}, fail("token", err)
 	}
-	t.IssuedAt, t.ExpiresAt = fromMS(issued), fromMS(expires)
+	t.IssuedAt, t.ExpiresAt = sqlstore.FromMS(issued), sqlstore.FromMS(expires)
 	return t, nil
 }
 
@@ -388,8 +319,8 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 	text := qun.SearchText(*c)
 	res, err := tx.exec(`INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ChatID, nullString(c.ConversationID), c.Platform, c.TenantID, nullID(c.CreatorApp), nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status,
-		isPublic(c), text, ms(c.UpdatedAt), encode(c))
+		c.ChatID, sqlstore.NullString(c.ConversationID), c.Platform, c.TenantID, sqlstore.NullID(c.CreatorApp), sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status,
+		isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c))
 	if err != nil {
 		return fail("chat", err)
 	}
@@ -399,25 +330,18 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 	return tx.postGrams(c.ID, text)
 }
 
-// gramProbe bounds how far rarestGram counts one gram's postings, and
-// maxProbes how many of a keyword's grams it counts.
-const (
-	gramProbe = 256
-	maxProbes = 8
-)
-
 // rarestGram picks, among a keyword's grams, the one posted for the fewest
-// chats, counting each at most gramProbe far: the chats posted under it
+// chats, counting each at most sqlstore.GramProbe far: the chats posted under it
 // are the candidates Chats checks, so a rare gram keeps a search's cost
 // that of its matches rather than of the store.
 func (tx *tx) rarestGram(grams []string) (string, error) {
 	if len(grams) <= 1 {
 		return strings.Join(grams, ""), nil
 	}
-	best, fewest := "", gramProbe+1
-	for _, g := range grams[:min(len(grams), maxProbes)] {
+	best, fewest := "", sqlstore.GramProbe+1
+	for _, g := range grams[:min(len(grams), sqlstore.MaxProbes)] {
 		var n int
-		if err := tx.scanRow(`SELECT count(*) FROM (SELECT 1 FROM chat_grams WHERE gram = ? LIMIT ?)`, []any{g, gramProbe}, &n); err != nil {
+		if err := tx.scanRow(`SELECT count(*) FROM (SELECT 1 FROM chat_grams WHERE gram = ? LIMIT ?)`, []any{g, sqlstore.GramProbe}, &n); err != nil {
 			return "", fail("chat search index", err)
 		}
 		if n < fewest {
@@ -436,7 +360,7 @@ func (tx *tx) postGrams(chat int64, text string) error {
 	if len(grams) == 0 {
 		return nil
 	}
-	_, err := tx.exec(`INSERT OR IGNORE INTO chat_grams (gram, chat_id) SELECT value, ? FROM json_each(?)`, chat, encode(grams))
+	_, err := tx.exec(`INSERT OR IGNORE INTO chat_grams (gram, chat_id) SELECT value, ? FROM json_each(?)`, chat, sqlstore.Encode(grams))
 	return fail("chat search index", err)
 }
 
@@ -447,11 +371,11 @@ func (tx *tx) UpdateChat(c qun.Chat) error {
 	}
 	text := qun.SearchText(c)
 	res, err := tx.exec(`UPDATE chats SET owner_user = ?, owner_app = ?, name = ?, status = ?, public = ?, search = ?, active_at = ?, data = ? WHERE id = ?`,
-		nullID(c.OwnerUser), nullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, ms(c.UpdatedAt), encode(c), c.ID)
+		sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status, isPublic(&c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), c.ID)
 	if err := affected("chat", res, err); err != nil {
 		return err
 	}
-	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, ms(c.UpdatedAt), c.ID); err != nil {
+	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, sqlstore.MS(c.UpdatedAt), c.ID); err != nil {
 		return fail("members", err)
 	}
 	if text == old {
@@ -478,100 +402,17 @@ func (tx *tx) ChatByConversationID(id string) (qun.Chat, error) {
 // LockChat does nothing: the one writer connection serialises updates.
 func (tx *tx) LockChat(int64) error { return nil }
 
-// Chats reads the chats f selects from one ordered stream, so that a page
-// costs its size and not the store's: the chats posted under the keyword's
-// rarest gram (qun.KeyGrams) when there is a keyword, else the memberships of the
-// bot or user asked about, else the chats table; the order and the cursor
-// are those of the stream's own index. (A bot's chats together with the
-// tenant's public ones are only asked for with a keyword.)
+// dialect is how this store's SQL says what sqlstore.ChatQuery needs.
+var dialect = sqlstore.Dialect{Public: `c.public = 1`, Contains: func(col string) string { return `instr(` + col + `, ?) > 0` }}
+
+// Chats reads the chats f selects (sqlstore.ChatQuery), driven by the
+// keyword's rarest gram when there is a keyword.
 func (tx *tx) Chats(f qun.ChatFilter) ([]qun.Chat, error) {
-	var (
-		from          = `chats c`
-		id, active    = `c.id`, `c.active_at`
-		where         []string
-		args          []any
-		memberApp     = f.MemberApp // set while a condition must still select it
-		memberUser    = f.MemberUser
-		key           = qun.SearchKey(f.Query)
-		gram, err     = tx.rarestGram(qun.KeyGrams(key))
-		drivenByGrams = gram != ""
-	)
+	gram, err := tx.rarestGram(qun.KeyGrams(qun.SearchKey(f.Query)))
 	if err != nil {
 		return nil, err
 	}
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	switch {
-	case drivenByGrams:
-		from, id = `chat_grams g JOIN chats c ON c.id = g.chat_id`, `g.chat_id`
-		add(`g.gram = ?`, gram)
-	case f.MemberApp != 0 && f.OrPublicIn == 0:
-		from, id, active = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`, `m.active_at`
-		add(`m.app_id = ?`, f.MemberApp)
-		memberApp = 0
-	case f.MemberUser != 0:
-		from, id = `members m JOIN chats c ON c.id = m.chat_id`, `m.chat_id`
-		add(`m.user_id = ?`, f.MemberUser)
-		memberUser = 0
-	}
-	if memberUser != 0 {
-		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND user_id = ?)`, memberUser)
-	}
-	switch {
-	case memberApp != 0 && f.OrPublicIn != 0:
-		add(`(EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?) OR (c.public = 1 AND c.tenant_id = ?))`, memberApp, f.OrPublicIn)
-	case memberApp != 0:
-		add(`EXISTS (SELECT 1 FROM members WHERE chat_id = c.id AND app_id = ?)`, memberApp)
-	case f.OrPublicIn != 0:
-		add(`c.public = 1 AND c.tenant_id = ?`, f.OrPublicIn)
-	}
-	if f.Platform != "" {
-		add(`c.platform = ?`, f.Platform)
-	}
-	if f.TenantID != 0 {
-		add(`c.tenant_id = ?`, f.TenantID)
-	}
-	if f.Public {
-		add(`c.public = 1`)
-	}
-	if f.Status != "" {
-		add(`c.status = ?`, f.Status)
-	}
-	if f.Name != "" {
-		add(`c.name = ?`, f.Name)
-	}
-	if f.Query != "" {
-		add(`instr(c.search, ?) > 0`, key)
-	}
-	var order string
-	switch f.Order {
-	case qun.ByActivity:
-		order = `ORDER BY ` + active + ` DESC, ` + id + ` DESC`
-		if f.After.ID != 0 {
-			add(`(`+active+` < ? OR (`+active+` = ? AND `+id+` < ?))`, f.After.Active, f.After.Active, f.After.ID)
-		}
-	case qun.ByNewest:
-		order = `ORDER BY ` + id + ` DESC`
-		if f.After.ID != 0 {
-			add(id+` < ?`, f.After.ID)
-		}
-	default:
-		order = `ORDER BY ` + id
-		if f.After.ID != 0 {
-			add(id+` > ?`, f.After.ID)
-		}
-	}
-	q := from
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ` + order
-	if f.Limit > 0 {
-		q += ` LIMIT ?` // a parameter, so that each limit is not a new statement to prepare
-		args = append(args, f.Limit)
-	}
+	q, args := sqlstore.ChatQuery(dialect, f, gram)
 	return tx.chats(q, args...)
 }
 
@@ -587,30 +428,13 @@ func (tx *tx) oneChat(where string, args ...any) (qun.Chat, error) {
 }
 
 func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
-	rows, err := tx.query(`SELECT c.id, c.chat_id, c.platform, c.tenant_id, c.creator_app, c.owner_user, c.owner_app, c.name, c.status, c.data FROM `+where, args...)
+	rows, err := tx.query(sqlstore.ChatColumns+where, args...)
 	if err != nil {
 		return nil, fail("chats", err)
 	}
 	defer rows.Close()
-	var out []qun.Chat
-	for rows.Next() {
-		var (
-			c                       qun.Chat
-			creator, ownerU, ownerA sql.NullInt64
-			data                    string
-		)
-		if err := rows.Scan(&c.ID, &c.ChatID, &c.Platform, &c.TenantID, &creator, &ownerU, &ownerA, &c.Name, &c.Status, &data); err != nil {
-			return nil, fail("chats", err)
-		}
-		cols := c
-		if err := decode(data, &c); err != nil {
-			return nil, err
-		}
-		c.ID, c.ChatID, c.Platform, c.TenantID, c.Name, c.Status = cols.ID, cols.ChatID, cols.Platform, cols.TenantID, cols.Name, cols.Status
-		c.CreatorApp, c.OwnerUser, c.OwnerApp = creator.Int64, ownerU.Int64, ownerA.Int64
-		out = append(out, c)
-	}
-	return out, fail("chats", rows.Err())
+	out, err := sqlstore.Chats(rows)
+	return out, fail("chats", err)
 }
 
 // Members.
@@ -618,7 +442,7 @@ func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
 func (tx *tx) AddMember(m qun.Member) (bool, error) {
 	res, err := tx.exec(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
 		VALUES (?, ?, ?, ?, ?, (SELECT active_at FROM chats WHERE id = ?)) ON CONFLICT DO NOTHING`,
-		m.Chat, nullID(m.User), nullID(m.App), m.Role, ms(m.JoinedAt), m.Chat)
+		m.Chat, sqlstore.NullID(m.User), sqlstore.NullID(m.App), m.Role, sqlstore.MS(m.JoinedAt), m.Chat)
 	if err != nil {
 		return false, fail("member", err)
 	}
@@ -667,7 +491,7 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 		rows := make([]memberRow, len(idx))
 		for j, i := range idx {
 			m := members[i]
-			rows[j] = memberRow{Role: string(m.Role), Joined: ms(m.JoinedAt)}
+			rows[j] = memberRow{Role: string(m.Role), Joined: sqlstore.MS(m.JoinedAt)}
 			if m.User != 0 {
 				rows[j].User = &members[i].User
 			} else {
@@ -683,7 +507,7 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 				(SELECT active_at FROM chats WHERE id = ?)
 			FROM json_each(?) WHERE true ORDER BY key
 			ON CONFLICT DO NOTHING
-			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, chat, chat, encode(rows))
+			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, chat, chat, sqlstore.Encode(rows))
 		if err != nil {
 			return nil, fail("members", err)
 		}
@@ -739,53 +563,22 @@ func (tx *tx) MembersOf(chat int64, users, apps []int64) ([]qun.Member, error) {
 		return nil, nil
 	}
 	return tx.members(`WHERE chat_id = ? AND (user_id IN (SELECT value FROM json_each(?)) OR app_id IN (SELECT value FROM json_each(?))) ORDER BY seq`,
-		chat, encode(orEmpty(users)), encode(orEmpty(apps)))
-}
-
-func orEmpty[T any](v []T) []T {
-	if v == nil {
-		return []T{}
-	}
-	return v
+		chat, sqlstore.Encode(sqlstore.OrEmpty(users)), sqlstore.Encode(sqlstore.OrEmpty(apps)))
 }
 
 func (tx *tx) Members(f qun.MemberFilter) ([]qun.Member, error) {
-	q, args := `WHERE chat_id = ? AND seq > ?`, []any{f.Chat, f.After}
-	if f.UsersOnly {
-		q += ` AND user_id IS NOT NULL`
-	}
-	if f.Role != "" {
-		q += ` AND role = ?`
-		args = append(args, f.Role)
-	}
-	q += ` ORDER BY seq`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
+	q, args := sqlstore.MemberQuery(f)
 	return tx.members(q, args...)
 }
 
 func (tx *tx) members(where string, args ...any) ([]qun.Member, error) {
-	rows, err := tx.query(`SELECT seq, chat_id, user_id, app_id, role, joined_at FROM members `+where, args...)
+	rows, err := tx.query(sqlstore.MemberColumns+where, args...)
 	if err != nil {
 		return nil, fail("members", err)
 	}
 	defer rows.Close()
-	var out []qun.Member
-	for rows.Next() {
-		var (
-			m         qun.Member
-			user, app sql.NullInt64
-			joined    int64
-		)
-		if err := rows.Scan(&m.Seq, &m.Chat, &user, &app, &m.Role, &joined); err != nil {
-			return nil, fail("members", err)
-		}
-		m.User, m.App, m.JoinedAt = user.Int64, app.Int64, fromMS(joined)
-		out = append(out, m)
-	}
-	return out, fail("members", rows.Err())
+	out, err := sqlstore.Members(rows)
+	return out, fail("members", err)
 }
 
 func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
@@ -798,7 +591,7 @@ func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
 func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 	_, err := tx.exec(`INSERT INTO dedupe (scope, key, chat_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET chat_id = excluded.chat_id, created_at = excluded.created_at
-		WHERE dedupe.created_at < ?`, d.Scope, d.Key, d.ChatID, ms(d.CreatedAt), ms(notBefore))
+		WHERE dedupe.created_at < ?`, d.Scope, d.Key, d.ChatID, sqlstore.MS(d.CreatedAt), sqlstore.MS(notBefore))
 	if err != nil {
 		return "", fail("dedupe", err)
 	}
@@ -808,12 +601,12 @@ func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {
 }
 
 func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
-	res, err := tx.exec(`DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE created_at < ? LIMIT ?)`, ms(before), limit)
+	res, err := tx.exec(`DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE created_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return purged("dedupe", res, err)
 }
 
 func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
-	res, err := tx.exec(`DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)`, ms(before), limit)
+	res, err := tx.exec(`DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return purged("tokens", res, err)
 }
 
@@ -829,7 +622,7 @@ func purged(what string, res sql.Result, err error) (int, error) {
 
 func (tx *tx) PutLink(l *qun.Link) error {
 	_, err := tx.exec(`INSERT INTO links (platform, key, data) VALUES (?, ?, ?) ON CONFLICT (platform, key) DO UPDATE SET data = excluded.data`,
-		l.Platform, l.Key, encode(l))
+		l.Platform, l.Key, sqlstore.Encode(l))
 	if err != nil {
 		return fail("link", err)
 	}
@@ -837,28 +630,13 @@ func (tx *tx) PutLink(l *qun.Link) error {
 }
 
 func (tx *tx) Links(p qun.Platform) ([]qun.Link, error) {
-	rows, err := tx.query(`SELECT id, platform, key, data FROM links WHERE ? IN ('', platform) ORDER BY id`, p)
+	rows, err := tx.query(sqlstore.LinkColumns+`WHERE ? IN ('', platform) ORDER BY id`, p)
 	if err != nil {
 		return nil, fail("links", err)
 	}
 	defer rows.Close()
-	var out []qun.Link
-	for rows.Next() {
-		var (
-			l    qun.Link
-			data string
-		)
-		if err := rows.Scan(&l.ID, &l.Platform, &l.Key, &data); err != nil {
-			return nil, fail("links", err)
-		}
-		id, p, key := l.ID, l.Platform, l.Key
-		if err := decode(data, &l); err != nil {
-			return nil, err
-		}
-		l.ID, l.Platform, l.Key = id, p, key
-		out = append(out, l)
-	}
-	return out, fail("links", rows.Err())
+	out, err := sqlstore.Links(rows)
+	return out, fail("links", err)
 }
 
 // Meta and reset.
@@ -878,7 +656,7 @@ func (tx *tx) SetMeta(key, value string) error {
 }
 
 func (tx *tx) Reset() error {
-	for _, table := range []string{"dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"} {
+	for _, table := range sqlstore.Reset {
 		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return fail("reset "+table, err)
 		}
