@@ -609,6 +609,7 @@ const metaFixtures = "directory_fingerprint"
 // reports whether that directory came from other fixtures.
 func (s *Service) Bootstrap(ctx context.Context, d Directory, fingerprint string) (loaded, stale bool, err error) {
 	err = s.updateDirectory(ctx, func(tx Tx) error {
+		loaded, stale = false, false // fn may run more than once
 		tenants, err := tx.Tenants("")
 		if err != nil {
 			return err
