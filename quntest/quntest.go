@@ -4,7 +4,9 @@
 // admin token, and is closed when the test ends. The database is SQLite
 // in a temporary directory, or, when the environment variable
 // QUN_TEST_POSTGRES names a PostgreSQL database (a postgres:// URL), a
-// schema of its own there, dropped when the test ends.
+// schema of its own there, dropped when the test ends. The rate-limit
+// windows are in the process, or, when QUN_TEST_REDIS names a Redis server
+// (redis://host:port/db), in Redis under keys of the server's own.
 //
 //	srv := quntest.NewServer(t)
 //	cli := lark.NewClient("cli_a10fbf7e94b8d01d", "demo-feishu-secret", lark.WithOpenBaseUrl(srv.URL))
@@ -17,9 +19,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -135,6 +140,12 @@ func platformConfig(c *server.Config, p Platform) dialectConfig {
 	return dialectConfig{new([]ratelimit.Rule), new(time.Duration)}
 }
 
+// WithRedis keeps the rate-limit windows in the Redis server url names
+// (redis://host:port/db), as nodes that share limits do.
+func WithRedis(url string) Option {
+	return Option{func(c *server.Config) { c.Redis = url }}
+}
+
 // WithRequestTimeout bounds the work of one request (default 30 seconds).
 func WithRequestTimeout(d time.Duration) Option {
 	return Option{func(c *server.Config) { c.RequestTimeout = d }}
@@ -156,6 +167,12 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 		if o.apply != nil {
 			o.apply(&cfg)
 		}
+	}
+	if cfg.Redis == "" {
+		cfg.Redis = os.Getenv("QUN_TEST_REDIS")
+	}
+	if cfg.Redis != "" {
+		cfg.RedisPrefix = "quntest:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":" + strconv.Itoa(rand.IntN(1<<30)) + ":"
 	}
 	s := &Server{tb: tb, cfg: cfg}
 	s.start()

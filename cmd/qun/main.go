@@ -70,8 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // options are serve's settings; each flag has an environment variable.
 type options struct {
-	addr, data, db, fixtures, adminToken, logFormat, logLevel, rateLimits string
-	reset                                                                 bool
+	addr, data, db, redis, fixtures, adminToken, logFormat, logLevel, rateLimits string
+	reset                                                                        bool
 }
 
 func flags(o *options, getenv func(string) string) *flag.FlagSet {
@@ -86,6 +86,7 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.addr, "addr", env("QUN_ADDR", def.Addr), "listen address (env QUN_ADDR)")
 	fs.StringVar(&o.data, "data", env("QUN_DATA", def.DataDir), "directory of the embedded SQLite database (env QUN_DATA)")
 	fs.StringVar(&o.db, "db", env("QUN_DB", ""), "a postgres:// URL to keep state in PostgreSQL, shared by every node on it; empty uses the embedded SQLite database in --data (env QUN_DB)")
+	fs.StringVar(&o.redis, "redis", env("QUN_REDIS", ""), "a redis:// URL to keep the rate-limit windows in Redis, shared by every node using it; empty keeps them in the process (env QUN_REDIS)")
 	fs.StringVar(&o.fixtures, "fixtures", env("QUN_FIXTURES", ""), "directory fixtures file (YAML); empty loads the demo directory (env QUN_FIXTURES)")
 	fs.StringVar(&o.adminToken, "admin-token", env("QUN_ADMIN_TOKEN", ""), "token guarding the admin API and console; empty generates one (env QUN_ADMIN_TOKEN)")
 	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
@@ -182,6 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if o.db != "" {
 		cfg.DataDir = "" // the admin token is kept in the shared store
 	}
+	cfg.Redis = o.redis
 	switch o.rateLimits {
 	case "on":
 	case "off":

@@ -176,7 +176,9 @@ func (h *Handler) serveAPI(c *call, route string, perms []string, fn endpoint) (
 		return nil, err
 	}
 	c.actor = actor
-	if h.limited(c, route) {
+	if limited, err := h.limited(c, route); err != nil {
+		return nil, err
+	} else if limited {
 		return nil, fail(errQPS)
 	}
 	if !actor.App.HasScope(perms...) {
@@ -188,17 +190,17 @@ func (h *Handler) serveAPI(c *call, route string, perms []string, fn endpoint) (
 }
 
 // limited applies the per-app, per-API rate limit and reports whether it
-// refuses the call. A limiter that fails allows it.
-func (h *Handler) limited(c *call, route string) bool {
+// refuses the call. A limiter that fails refuses it with its error (the
+// system error): a limit qun cannot check is not waived.
+func (h *Handler) limited(c *call, route string) (bool, error) {
 	if len(h.cfg.RateLimits) == 0 {
-		return false
+		return false, nil
 	}
 	d, err := h.cfg.Limiter.Allow(c.r.Context(), "dingtalk|"+route+"|"+c.actor.App.Key, h.cfg.RateLimits)
 	if err != nil {
-		h.log.Warn("dingtalk: rate limiter failed; allowing the request", "requestid", c.requestID, "err", err)
-		return false
+		return true, fmt.Errorf("dingtalk: rate limiter: %w", err)
 	}
-	return !d.Allowed
+	return !d.Allowed, nil
 }
 
 func (h *Handler) writeError(c *call, f *failure) {

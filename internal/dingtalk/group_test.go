@@ -396,3 +396,12 @@ func TestConcurrentCreates(t *testing.T) {
 		t.Errorf("%d distinct IDs for 30 groups, want 60", len(seen))
 	}
 }
+
+// TestRateLimiterDown: when the shared limiter (Redis) does not answer, a
+// create it must count is refused with DingTalk's system error (HTTP 500),
+// not let through: limits fail closed.
+func TestRateLimiterDown(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRedis("redis://127.0.0.1:1/0"))
+	_, err := newClient(t, srv, appKey).create(seedRequest())
+	wantSDKError(t, "limiter down", err, 500, "system.error", "Try again. If it always fails, submit a ticket")
+}

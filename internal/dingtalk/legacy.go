@@ -135,7 +135,9 @@ func (h *Handler) serveLegacy(c *call, route string, perms []string, fn endpoint
 		return nil, err
 	}
 	c.actor = actor
-	if h.limited(c, route) {
+	if limited, err := h.limited(c, route); err != nil {
+		return nil, err
+	} else if limited {
 		return nil, legacyQPS
 	}
 	if !actor.App.HasScope(perms...) {

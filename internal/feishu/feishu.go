@@ -177,9 +177,9 @@ func (h *Handler) limit(c *call, route string) error {
 	key := "feishu|" + route + "|" + c.actor.App.Key + "|" + c.actor.Tenant.Key
 	d, err := h.cfg.Limiter.Allow(c.r.Context(), key, h.cfg.RateLimits)
 	if err != nil {
-		// A limiter that cannot answer must not take the API down with it.
-		h.log.Warn("feishu: rate limiter failed; allowing the request", "log_id", c.logID, "err", err)
-		return nil
+		// Closed: a limit qun cannot check is not waived (the system
+		// error, which the SDKs retry).
+		return fmt.Errorf("feishu: rate limiter: %w", err)
 	}
 	if d.Allowed {
 		return nil

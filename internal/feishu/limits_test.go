@@ -247,3 +247,14 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimiterDown: when the shared limiter (Redis) does not answer, a
+// call it must count is refused with Feishu's internal error (HTTP 500,
+// 99991000), which the SDK's callers retry: limits fail closed.
+func TestRateLimiterDown(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRedis("redis://127.0.0.1:1/0"))
+	r := create(t, srv, appID, larkim.NewCreateChatReqBuilder().Body(larkim.NewCreateChatReqBodyBuilder().Build()).Build())
+	if r.StatusCode != http.StatusInternalServerError || r.Code != 99991000 {
+		t.Errorf("create with the limiter down: HTTP %d code %d %s", r.StatusCode, r.Code, r.Msg)
+	}
+}

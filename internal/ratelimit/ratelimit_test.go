@@ -2,10 +2,30 @@ package ratelimit
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// redisClient connects to the Redis server url names, failing t when it
+// does not answer.
+func redisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("QUN_TEST_REDIS: %v", err)
+	}
+	return c
+}
 
 type clock struct{ t time.Time }
 
@@ -13,9 +33,42 @@ func (c *clock) now() time.Time { return c.t }
 
 var tier4 = []Rule{{Limit: 50, Window: time.Second}, {Limit: 1000, Window: time.Minute}}
 
-func TestPerSecond(t *testing.T) {
+// newLimiter makes a limiter reading time from now (time.Now if nil), with
+// windows of its own.
+type newLimiter func(t *testing.T, now func() time.Time) Limiter
+
+// TestLimiters runs the limiter conformance suite on Local and, when
+// QUN_TEST_REDIS names a Redis server, on Redis: both keep the same
+// windows.
+func TestLimiters(t *testing.T) {
+	impls := map[string]newLimiter{
+		"Local": func(t *testing.T, now func() time.Time) Limiter { return NewLocal(now) },
+	}
+	if url := os.Getenv("QUN_TEST_REDIS"); url != "" {
+		impls["Redis"] = func(t *testing.T, now func() time.Time) Limiter {
+			return NewRedis(redisClient(t, url), "qun-test:"+t.Name()+":"+strconv.FormatInt(time.Now().UnixNano(), 36)+":", now)
+		}
+	}
+	cases := map[string]func(*testing.T, newLimiter){
+		"PerSecond":          testPerSecond,
+		"PerMinute":          testPerMinute,
+		"KeysAreIndependent": testKeysAreIndependent,
+		"Concurrent":         testConcurrent,
+		"NoRules":            testNoRules,
+		"LongWindows":        testLongWindows,
+	}
+	for name, impl := range impls {
+		t.Run(name, func(t *testing.T) {
+			for cname, c := range cases {
+				t.Run(cname, func(t *testing.T) { c(t, impl) })
+			}
+		})
+	}
+}
+
+func testPerSecond(t *testing.T, newL newLimiter) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := NewLocal(c.now)
+	l := newL(t, c.now)
 	allowed := 0
 	for i := range 120 {
 		c.t = c.t.Add(time.Millisecond) // 120 requests in 120 ms
@@ -41,9 +94,9 @@ func TestPerSecond(t *testing.T) {
 	}
 }
 
-func TestPerMinute(t *testing.T) {
+func testPerMinute(t *testing.T, newL newLimiter) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := NewLocal(c.now)
+	l := newL(t, c.now)
 	allowed := 0
 	// 40 per second for 30 seconds stays under 50/s but crosses 1000/min.
 	for range 30 {
@@ -61,9 +114,9 @@ func TestPerMinute(t *testing.T) {
 	}
 }
 
-func TestKeysAreIndependent(t *testing.T) {
+func testKeysAreIndependent(t *testing.T, newL newLimiter) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := NewLocal(c.now)
+	l := newL(t, c.now)
 	for range 50 {
 		l.Allow(context.Background(), "a", tier4)
 	}
@@ -75,8 +128,8 @@ func TestKeysAreIndependent(t *testing.T) {
 	}
 }
 
-func TestConcurrent(t *testing.T) {
-	l := NewLocal(func() time.Time { return time.Unix(1_700_000_000, 0) })
+func testConcurrent(t *testing.T, newL newLimiter) {
+	l := newL(t, func() time.Time { return time.Unix(1_700_000_000, 0) })
 	var (
 		wg sync.WaitGroup
 		mu sync.Mutex
@@ -99,8 +152,8 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-func TestNoRules(t *testing.T) {
-	l := NewLocal(nil)
+func testNoRules(t *testing.T, newL newLimiter) {
+	l := newL(t, nil)
 	for range 1000 {
 		if d, _ := l.Allow(context.Background(), "k", nil); !d.Allowed {
 			t.Fatal("refused without rules")
@@ -108,11 +161,12 @@ func TestNoRules(t *testing.T) {
 	}
 }
 
-// TestSweepKeepsLongWindows: forgetting idle keys, which calls with short
-// windows trigger, keeps keys whose own windows are still open.
-func TestSweepKeepsLongWindows(t *testing.T) {
+// testLongWindows: forgetting idle keys (Local's sweep, which calls with
+// short windows trigger; Redis's expiry) keeps keys whose own windows are
+// still open.
+func testLongWindows(t *testing.T, newL newLimiter) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := NewLocal(c.now)
+	l := newL(t, c.now)
 	daily := []Rule{{Limit: 1, Window: 24 * time.Hour}}
 	if d, _ := l.Allow(context.Background(), "daily", daily); !d.Allowed {
 		t.Fatal("first daily request refused")

@@ -28,6 +28,7 @@ import (
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/ratelimit"
 	"github.com/qunhq/qun/internal/wecom"
 )
 
@@ -46,6 +47,11 @@ type Config struct {
 	// Store holds the node's state (required); the caller opens and
 	// closes it (cmd/qun chooses SQLite or PostgreSQL).
 	Store qun.Store
+	// Redis, a redis:// URL, keeps the rate-limit windows in Redis, shared
+	// by every node using it; "" keeps them in the process.
+	Redis string
+	// RedisPrefix starts the keys of the windows ("" is "qun:ratelimit:").
+	RedisPrefix string
 	// Clock replaces time.Now (tests).
 	Clock func() time.Time
 	// RequestTimeout bounds the work of one request.
@@ -78,6 +84,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	store     qun.Store
+	redis     *ratelimit.Redis // nil: in-process limits
 	svc       *qun.Service
 	directory qun.Directory
 	// fingerprint identifies the fixtures directory was loaded from.
@@ -130,6 +137,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	if cfg.Redis != "" {
+		l, err := ratelimit.OpenRedis(cfg.Redis, cfg.RedisPrefix, s.svc.Now)
+		if err != nil {
+			return nil, err
+		}
+		s.redis = l
+		cfg.Feishu.Limiter, cfg.DingTalk.Limiter, cfg.WeCom.Limiter = l, l, l
+	}
 	fcfg := cfg.Feishu
 	fcfg.Logger = s.log
 	mux := http.NewServeMux()
@@ -417,6 +432,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, net.ErrClosed) {
 		err = nil // drain closed the listener before Serve let go of it
+	}
+	if s.redis != nil {
+		err = errors.Join(err, s.redis.Close())
 	}
 	return err
 }

@@ -428,3 +428,14 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("another corporation = %v", a)
 	}
 }
+
+// TestRateLimiterDown: when the shared limiter (Redis) does not answer, a
+// call it must count is refused with WeCom's "system busy" (-1), not let
+// through: limits fail closed.
+func TestRateLimiterDown(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRedis("redis://127.0.0.1:1/0"))
+	q := url.Values{"access_token": {token(t, srv, corp, secret)}}
+	if a := get(t, srv, "/cgi-bin/get_jsapi_ticket", q); a.code() != -1 {
+		t.Errorf("with the limiter down = %v, want -1", a)
+	}
+}

@@ -164,7 +164,9 @@ func (h *Handler) api(path, method string, param tokenParam, fn endpoint) {
 			return nil, err
 		}
 		c.actor = actor
-		if h.limited(c) {
+		if limited, err := h.limited(c); err != nil {
+			return nil, err
+		} else if limited {
 			return nil, errFrequency
 		}
 		return fn(c)
@@ -188,17 +190,17 @@ func (h *Handler) handle(path, method string, fn endpoint) {
 }
 
 // limited applies the per-corporation, per-API rate limit and reports
-// whether it refuses the call. A limiter that fails allows it.
-func (h *Handler) limited(c *call) bool {
+// whether it refuses the call. A limiter that fails refuses it with its
+// error (system busy): a limit qun cannot check is not waived.
+func (h *Handler) limited(c *call) (bool, error) {
 	if len(h.cfg.RateLimits) == 0 {
-		return false
+		return false, nil
 	}
 	d, err := h.cfg.Limiter.Allow(c.r.Context(), "wecom|"+c.route+"|"+c.actor.Tenant.Key, h.cfg.RateLimits)
 	if err != nil {
-		h.log.Warn("wecom: rate limiter failed; allowing the request", "route", c.route, "err", err)
-		return false
+		return true, fmt.Errorf("wecom: rate limiter: %w", err)
 	}
-	return !d.Allowed
+	return !d.Allowed, nil
 }
 
 // write answers body, or the error err maps to, always with HTTP 200 and
