@@ -59,7 +59,10 @@ type Server struct {
 }
 
 // Option configures a test server.
-type Option struct{ apply func(*server.Config) }
+type Option struct {
+	apply func(*server.Config)
+	db    string
+}
 
 // Platform names one of the platforms qun serves.
 type Platform string
@@ -79,26 +82,26 @@ type Limit struct {
 
 // WithFixtures loads a fixtures file instead of the demo directory.
 func WithFixtures(path string) Option {
-	return Option{func(c *server.Config) { c.Fixtures = path }}
+	return Option{apply: func(c *server.Config) { c.Fixtures = path }}
 }
 
 // WithClock makes the node read the time from now: token expiry, login
 // codes and sessions, the 10-hour dedupe window and rate-limit windows.
 func WithClock(now func() time.Time) Option {
-	return Option{func(c *server.Config) { c.Clock = now }}
+	return Option{apply: func(c *server.Config) { c.Clock = now }}
 }
 
 // WithDataDir keeps the database in dir, e.g. to restart a node on the
 // same data.
 func WithDataDir(dir string) Option {
-	return Option{func(c *server.Config) { c.DataDir = dir }}
+	return Option{apply: func(c *server.Config) { c.DataDir = dir }}
 }
 
 // WithoutRateLimits switches the platforms' rate limits off (Feishu's 50 a
 // second, DingTalk's 20, WeCom's 10,000 a minute), for tests that call
 // faster than a real tenant may.
 func WithoutRateLimits() Option {
-	return Option{func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits, c.WeCom.RateLimits = nil, nil, nil }}
+	return Option{apply: func(c *server.Config) { c.Feishu.RateLimits, c.DingTalk.RateLimits, c.WeCom.RateLimits = nil, nil, nil }}
 }
 
 // WithRateLimits replaces one platform's rate limits (a call must be within
@@ -110,13 +113,13 @@ func WithRateLimits(p Platform, limits ...Limit) Option {
 	for _, l := range limits {
 		rules = append(rules, ratelimit.Rule{Limit: l.N, Window: l.Per})
 	}
-	return Option{func(c *server.Config) { *platformConfig(c, p).limits = rules }}
+	return Option{apply: func(c *server.Config) { *platformConfig(c, p).limits = rules }}
 }
 
 // WithTokenTTL sets the lifetime of one platform's access tokens (all
 // three: 2 hours).
 func WithTokenTTL(p Platform, ttl time.Duration) Option {
-	return Option{func(c *server.Config) { *platformConfig(c, p).tokenTTL = ttl }}
+	return Option{apply: func(c *server.Config) { *platformConfig(c, p).tokenTTL = ttl }}
 }
 
 // dialectConfig points at the settings options change in one dialect's
@@ -140,20 +143,27 @@ func platformConfig(c *server.Config, p Platform) dialectConfig {
 	return dialectConfig{new([]ratelimit.Rule), new(time.Duration)}
 }
 
+// WithDatabase keeps the server's state in the PostgreSQL database url
+// names (a postgres:// URL; its search_path chooses the schema) instead of
+// a temporary one. The caller empties it.
+func WithDatabase(url string) Option {
+	return Option{db: url}
+}
+
 // WithRedis keeps the rate-limit windows in the Redis server url names
 // (redis://host:port/db), as nodes that share limits do.
 func WithRedis(url string) Option {
-	return Option{func(c *server.Config) { c.Redis = url }}
+	return Option{apply: func(c *server.Config) { c.Redis = url }}
 }
 
 // WithRequestTimeout bounds the work of one request (default 30 seconds).
 func WithRequestTimeout(d time.Duration) Option {
-	return Option{func(c *server.Config) { c.RequestTimeout = d }}
+	return Option{apply: func(c *server.Config) { c.RequestTimeout = d }}
 }
 
 // WithLogger sends the node's logs to log instead of discarding them.
 func WithLogger(log *slog.Logger) Option {
-	return Option{func(c *server.Config) { c.Logger = log }}
+	return Option{apply: func(c *server.Config) { c.Logger = log }}
 }
 
 // NewServer starts a node and closes it when the test ends.
@@ -175,6 +185,11 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 		cfg.RedisPrefix = "quntest:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":" + strconv.Itoa(rand.IntN(1<<30)) + ":"
 	}
 	s := &Server{tb: tb, cfg: cfg}
+	for _, o := range opts {
+		if o.db != "" {
+			s.db = o.db
+		}
+	}
 	s.start()
 	tb.Cleanup(s.Close)
 	return s
