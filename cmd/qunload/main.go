@@ -8,6 +8,7 @@
 //	qunload [-url http://127.0.0.1:8080] [-c 16] [-d 10s] [-scenario create] [-chats N]
 //	qunload preload -data DIR -chats 1000000   build a data directory with N chats
 //	qunload floor -addr 127.0.0.1:9090         a server that decodes and answers, storing nothing
+//	qunload pgfloor -db postgres://… -c 32     PostgreSQL's own create floor (a chat, two members)
 //
 // Scenarios (Feishu dialect, demo directory; those marked * read the
 // chats `qunload preload` made, -chats says how many):
@@ -57,6 +58,8 @@ func main() {
 		err = preload(os.Args[2:], os.Stdout)
 	case len(os.Args) > 1 && os.Args[1] == "floor":
 		err = floor(os.Args[2:], os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == "pgfloor":
+		err = pgfloor(os.Args[2:], os.Stdout)
 	default:
 		err = run(os.Args[1:], os.Stdout)
 	}
@@ -124,7 +127,7 @@ var scenarios = map[string]scenario{
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("qunload", flag.ContinueOnError)
-	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the qun node")
+	baseList := fs.String("url", "http://127.0.0.1:8080", "base URL of the qun node; several, comma-separated, share the clients (nodes on one database)")
 	clients := fs.Int("c", 16, "concurrent clients")
 	duration := fs.Duration("d", 10*time.Second, "how long to run")
 	name := fs.String("scenario", "create", "the scenario (see the package doc)")
@@ -135,6 +138,8 @@ func run(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	bases := strings.Split(*baseList, ",")
+	base := &bases[0]
 	sc, ok := scenarios[*name]
 	if !ok {
 		return fmt.Errorf("unknown scenario %q", *name)
@@ -166,35 +171,61 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cpuBefore, cpuErr := serverCPU(hc, *base)
+	cpuBefore, cpuErr := serversCPU(hc, bases)
+	latencies, failures, firstFail, elapsed := drive(*clients, *duration, func(c int, r *rand.Rand) error {
+		req := sc.next(r, *chats)
+		status, body, err := call(hc, bases[c%len(bases)], req, cred)
+		if err == nil && status != sc.want {
+			err = fmt.Errorf("%s %s: HTTP %d, want %d", req.method, req.path, status, sc.want)
+		}
+		if err == nil && !bytes.Contains(body, []byte(sc.wantBody)) {
+			err = fmt.Errorf("%s %s: %.200s", req.method, req.path, body)
+		}
+		return err
+	})
+	cpuAfter, cpuErr2 := serversCPU(hc, bases)
+	pct := func(p float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[min(len(latencies)-1, int(float64(len(latencies))*p))]
+	}
+	fmt.Fprintf(out, "scenario %s, %d clients, %s\n", *name, *clients, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "  ok %d, failed %d, %.0f req/s\n", len(latencies), failures, float64(len(latencies))/elapsed.Seconds())
+	fmt.Fprintf(out, "  latency p50 %s, p90 %s, p99 %s, max %s\n", pct(.5).Round(time.Microsecond), pct(.9).Round(time.Microsecond), pct(.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+	if cpuErr == nil && cpuErr2 == nil && len(latencies) > 0 {
+		perReq := time.Duration((cpuAfter - cpuBefore) / float64(len(latencies)) * float64(time.Second))
+		fmt.Fprintf(out, "  server CPU %s per request (%.2f cores)\n", perReq.Round(time.Microsecond), (cpuAfter-cpuBefore)/elapsed.Seconds())
+	}
+	if firstFail != "" {
+		fmt.Fprintf(out, "  first failure: %s\n", firstFail)
+	}
+	return nil
+}
+
+// drive runs op from clients goroutines for d and returns the latencies
+// of the calls that succeeded (sorted), how many failed, the first
+// failure, and how long it ran.
+func drive(clients int, d time.Duration, op func(client int, r *rand.Rand) error) (latencies []time.Duration, failures int64, firstFail string, elapsed time.Duration) {
 	var (
-		stop      atomic.Bool
-		failures  atomic.Int64
-		firstFail atomic.Value
-		mu        sync.Mutex
-		latencies []time.Duration
-		wg        sync.WaitGroup
+		stop  atomic.Bool
+		fails atomic.Int64
+		first atomic.Value
+		mu    sync.Mutex
+		wg    sync.WaitGroup
 	)
 	start := time.Now()
-	for c := range *clients {
+	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(c), uint64(start.UnixNano())))
 			var mine []time.Duration
 			for !stop.Load() {
-				req := sc.next(r, *chats)
 				t0 := time.Now()
-				status, body, err := call(hc, *base, req, cred)
-				if err == nil && status != sc.want {
-					err = fmt.Errorf("%s %s: HTTP %d, want %d", req.method, req.path, status, sc.want)
-				}
-				if err == nil && !bytes.Contains(body, []byte(sc.wantBody)) {
-					err = fmt.Errorf("%s %s: %.200s", req.method, req.path, body)
-				}
-				if err != nil {
-					failures.Add(1)
-					firstFail.CompareAndSwap(nil, err.Error())
+				if err := op(c, r); err != nil {
+					fails.Add(1)
+					first.CompareAndSwap(nil, err.Error())
 					continue
 				}
 				mine = append(mine, time.Since(t0))
@@ -204,32 +235,31 @@ func run(args []string, out io.Writer) error {
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(*duration)
+	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	elapsed := time.Since(start)
-	cpuAfter, cpuErr2 := serverCPU(hc, *base)
+	elapsed = time.Since(start)
 	slices.Sort(latencies)
-	pct := func(p float64) time.Duration {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return latencies[min(len(latencies)-1, int(float64(len(latencies))*p))]
+	if f, ok := first.Load().(string); ok {
+		firstFail = f
 	}
-	fmt.Fprintf(out, "scenario %s, %d clients, %s\n", *name, *clients, elapsed.Round(time.Millisecond))
-	fmt.Fprintf(out, "  ok %d, failed %d, %.0f req/s\n", len(latencies), failures.Load(), float64(len(latencies))/elapsed.Seconds())
-	fmt.Fprintf(out, "  latency p50 %s, p90 %s, p99 %s, max %s\n", pct(.5).Round(time.Microsecond), pct(.9).Round(time.Microsecond), pct(.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
-	if cpuErr == nil && cpuErr2 == nil && len(latencies) > 0 {
-		perReq := time.Duration((cpuAfter - cpuBefore) / float64(len(latencies)) * float64(time.Second))
-		fmt.Fprintf(out, "  server CPU %s per request (%.2f cores)\n", perReq.Round(time.Microsecond), (cpuAfter-cpuBefore)/elapsed.Seconds())
-	}
-	if f := firstFail.Load(); f != nil {
-		fmt.Fprintf(out, "  first failure: %s\n", f)
-	}
-	return nil
+	return latencies, fails.Load(), firstFail, elapsed
 }
 
 var cpuLine = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)$`)
+
+// serversCPU adds up the servers' process_cpu_seconds_total.
+func serversCPU(hc *http.Client, bases []string) (float64, error) {
+	var sum float64
+	for _, b := range bases {
+		v, err := serverCPU(hc, b)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
+}
 
 // serverCPU reads the server's process_cpu_seconds_total.
 func serverCPU(hc *http.Client, base string) (float64, error) {

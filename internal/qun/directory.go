@@ -540,17 +540,22 @@ func (s *Service) Tenants(ctx context.Context, p Platform) ([]Tenant, error) {
 	return ts, err
 }
 
-// DirectoryEntry is a tenant with its apps and users.
+// DirectoryEntry is a tenant with its apps and its first users.
 type DirectoryEntry struct {
 	Tenant Tenant
 	Apps   []App
 	Users  []User
+	// MoreUsers says the tenant has users after those listed.
+	MoreUsers bool
 }
 
-// Directory returns the tenants of p ("" for all) with their apps and users.
-func (s *Service) Directory(ctx context.Context, p Platform) ([]DirectoryEntry, error) {
+// Directory returns the tenants of p ("" for all) with their apps and, of
+// each, its first maxUsers users (oldest first): a view whose cost does not
+// grow with the users; UsersAfter pages through the rest.
+func (s *Service) Directory(ctx context.Context, p Platform, maxUsers int) ([]DirectoryEntry, error) {
 	var out []DirectoryEntry
 	err := s.store.View(ctx, func(tx Tx) error {
+		out = nil
 		ts, err := tx.Tenants(p)
 		if err != nil {
 			return err
@@ -560,11 +565,15 @@ func (s *Service) Directory(ctx context.Context, p Platform) ([]DirectoryEntry, 
 			if err != nil {
 				return err
 			}
-			users, err := tx.Users(t.Platform, t.ID)
+			users, err := tx.UsersAfter(t.Platform, t.ID, 0, maxUsers+1)
 			if err != nil {
 				return err
 			}
-			out = append(out, DirectoryEntry{Tenant: t, Apps: apps, Users: users})
+			more := len(users) > maxUsers
+			if more {
+				users = users[:maxUsers]
+			}
+			out = append(out, DirectoryEntry{Tenant: t, Apps: apps, Users: users, MoreUsers: more})
 		}
 		return nil
 	})

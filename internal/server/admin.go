@@ -182,17 +182,23 @@ type tenantView struct {
 	qun.Tenant
 	Apps  []qun.App  `json:"apps"`
 	Users []qun.User `json:"users"`
+	// UsersMore says the tenant has more users than directoryUsers;
+	// GET /admin/v1/users pages through them all.
+	UsersMore bool `json:"users_more,omitempty"`
 }
+
+// directoryUsers is how many users of each tenant the directory lists.
+const directoryUsers = 1000
 
 func (s *Server) adminDirectory(r *http.Request) (any, error) {
 	p, err := platformParam(r.URL.Query().Get("platform"))
 	if err != nil {
 		return nil, err
 	}
-	entries, err := s.svc.Directory(r.Context(), p)
+	entries, err := s.svc.Directory(r.Context(), p, directoryUsers)
 	out := []tenantView{}
 	for _, e := range entries {
-		out = append(out, tenantView{Tenant: e.Tenant, Apps: orEmpty(e.Apps), Users: orEmpty(e.Users)})
+		out = append(out, tenantView{Tenant: e.Tenant, Apps: orEmpty(e.Apps), Users: orEmpty(e.Users), UsersMore: e.MoreUsers})
 	}
 	return map[string]any{"tenants": out}, err
 }

@@ -177,3 +177,41 @@ func TestAdminUsersPaged(t *testing.T) {
 		t.Errorf("limit=0: HTTP %d", status)
 	}
 }
+
+// TestAdminDirectoryBounded: the directory lists at most 1000 users of a
+// tenant and says when there are more (the user listing pages through
+// them), so its cost does not grow with the users.
+func TestAdminDirectoryBounded(t *testing.T) {
+	srv := quntest.NewServer(t)
+	var batch struct {
+		Users []map[string]string `json:"users"`
+	}
+	for i := range 1001 {
+		batch.Users = append(batch.Users, map[string]string{"platform": "feishu", "tenant": "2ed263bf32cf1651", "user_id": fmt.Sprintf("bulk%04d", i)})
+	}
+	if err := srv.Admin("POST", "/admin/v1/users/batch", batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	var dir struct {
+		Tenants []struct {
+			Key       string            `json:"key"`
+			Users     []json.RawMessage `json:"users"`
+			UsersMore bool              `json:"users_more"`
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/directory?platform=feishu", nil, &dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range dir.Tenants {
+		switch tn.Key {
+		case "2ed263bf32cf1651": // 2 users of the fixtures and 1001 more
+			if len(tn.Users) != 1000 || !tn.UsersMore {
+				t.Errorf("the large tenant lists %d users, more %v; want 1000 and true", len(tn.Users), tn.UsersMore)
+			}
+		case "736588c9260f175e":
+			if len(tn.Users) < 60 || tn.UsersMore {
+				t.Errorf("the demo tenant lists %d users, more %v", len(tn.Users), tn.UsersMore)
+			}
+		}
+	}
+}

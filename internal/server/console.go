@@ -20,6 +20,10 @@ var consoleTmpl = template.Must(template.New("console").Funcs(template.FuncMap{
 
 const consoleCookie = "qun_admin"
 
+// consoleUsers is how many users of each tenant the console lists; the
+// admin API pages through all of them.
+const consoleUsers = 200
+
 // consoleHandler serves /console: a read-only page of the directory and
 // the newest chats. It asks for the admin token once and keeps it in a
 // cookie.
@@ -46,7 +50,7 @@ func (s *Server) consoleHandler() http.Handler {
 		} else if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1 {
 			data.Authorized = true
 			var err error
-			if data.Entries, err = s.svc.Directory(r.Context(), ""); err == nil {
+			if data.Entries, err = s.svc.Directory(r.Context(), "", consoleUsers); err == nil {
 				data.Links, err = s.svc.Links(r.Context(), "")
 			}
 			if err == nil {
