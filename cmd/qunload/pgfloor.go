@@ -57,7 +57,7 @@ func pgfloor(args []string, out io.Writer) error {
 	if err := pool.QueryRow(ctx, `INSERT INTO users (tenant_id, user_id, data) VALUES ($1, 'floor', '{}') RETURNING id`, tenant).Scan(&user); err != nil {
 		return err
 	}
-	if err := pool.QueryRow(ctx, `INSERT INTO apps (tenant_id, platform, key, data) VALUES ($1, 'feishu', 'cli_floor_'||$1::text, '{}') RETURNING id`, tenant).Scan(&app); err != nil {
+	if err := pool.QueryRow(ctx, `INSERT INTO apps (tenant_id, platform, key, data) VALUES ($1, 'feishu', $2, '{}') RETURNING id`, tenant, fmt.Sprintf("cli_floor_%d", tenant)).Scan(&app); err != nil {
 		return err
 	}
 	var seq atomic.Int64

@@ -55,6 +55,10 @@ var migrations embed.FS
 // failing to serialise.
 const maxAttempts = 30
 
+// defaultConns is the connection pool's size when the URL does not say
+// (pool_max_conns).
+const defaultConns = 16
+
 // migrationLock is the advisory lock key held while migrating (chat locks
 // are node-local, so no key of the database's is shared with them).
 const migrationLock = 0x71756e // "qun"
@@ -82,6 +86,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default (the CPUs, at least 4) queues a node's
+		// requests behind a few connections that mostly wait on round
+		// trips; pool_max_conns in the URL overrides this.
+		cfg.MaxConns = defaultConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

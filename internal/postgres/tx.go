@@ -27,6 +27,19 @@ type tx struct {
 	// retry is set once a statement failed in a way a new attempt may not
 	// (serialization failure, deadlock).
 	retry bool
+	// activeAt remembers the activity time (ms) of the chats this
+	// transaction wrote or read, for the members it adds: reading the
+	// chat's row again would put a predicate lock on the index page every
+	// concurrent create inserts into, and fail them to serialise.
+	activeAt map[int64]int64
+}
+
+// sawChat notes a chat's activity time.
+func (tx *tx) sawChat(c qun.Chat) {
+	if tx.activeAt == nil {
+		tx.activeAt = map[int64]int64{}
+	}
+	tx.activeAt[c.ID] = sqlstore.MS(c.UpdatedAt)
 }
 
 // rebound caches queries written with ? placeholders, rewritten to $n.
@@ -400,7 +413,11 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 		SELECT id FROM c`,
 		[]any{c.ChatID, sqlstore.NullString(c.ConversationID), c.Platform, c.TenantID, sqlstore.NullID(c.CreatorApp), sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status,
 			isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), grams}, &c.ID)
-	return tx.fail("chat", err)
+	if err != nil {
+		return tx.fail("chat", err)
+	}
+	tx.sawChat(*c)
+	return nil
 }
 
 // rarestGram picks, among a keyword's grams, the one posted for the fewest
@@ -431,6 +448,7 @@ func (tx *tx) UpdateChat(c qun.Chat) error {
 	if err := tx.affected("chat", tag, err); err != nil {
 		return err
 	}
+	tx.sawChat(c)
 	if _, err := tx.exec(`UPDATE members SET active_at = ? WHERE chat_id = ? AND app_id IS NOT NULL`, sqlstore.MS(c.UpdatedAt), c.ID); err != nil {
 		return tx.fail("members", err)
 	}
@@ -505,6 +523,9 @@ func (tx *tx) chats(where string, args ...any) ([]qun.Chat, error) {
 	}
 	defer rows.Close()
 	out, err := sqlstore.Chats(rows)
+	for _, c := range out {
+		tx.sawChat(c)
+	}
 	return out, tx.fail("chats", err)
 }
 
@@ -541,11 +562,15 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 			m := members[i]
 			users[j], apps[j], roles[j], joined[j] = m.User, m.App, string(m.Role), sqlstore.MS(m.JoinedAt)
 		}
+		active, args := `(SELECT active_at FROM chats WHERE id = ?)`, []any{chat, chat, users, apps, roles, joined}
+		if at, ok := tx.activeAt[chat]; ok {
+			active, args = `?::bigint`, []any{chat, at, users, apps, roles, joined}
+		}
 		rows, err := tx.query(`INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
-			SELECT ?::bigint, nullif(u, 0), nullif(a, 0), r, j, (SELECT active_at FROM chats WHERE id = ?)
+			SELECT ?::bigint, nullif(u, 0), nullif(a, 0), r, j, `+active+`
 			FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i
 			ON CONFLICT DO NOTHING
-			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, chat, chat, users, apps, roles, joined)
+			RETURNING coalesce(user_id, 0), coalesce(app_id, 0)`, args...)
 		if err != nil {
 			return nil, tx.fail("members", err)
 		}
