@@ -40,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,8 @@ const migrationLock = 0x71756e // "qun"
 // connection's search_path).
 type DB struct {
 	pool *pgxpool.Pool
+	// retries counts the attempts that failed to serialise and ran again.
+	retries atomic.Int64
 	// chats holds the node's lock of each chat an update asked for.
 	chatsMu sync.Mutex
 	chats   map[int64]*chatLock
@@ -110,6 +113,10 @@ func (db *DB) Close() error {
 	db.pool.Close()
 	return nil
 }
+
+// Retries reports how many attempts of updates failed to serialise and
+// ran again since the store was opened.
+func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // Pool returns the connection pool (tests, the admin's health check).
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
@@ -202,6 +209,7 @@ func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
 			}
 			return err
 		}
+		db.retries.Add(1)
 		// Back off by a random fraction of a delay that doubles, from a
 		// millisecond up to 64.
 		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
