@@ -167,14 +167,38 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// The transactions' first statements. A transaction is begun with its
+// first statement, sent together with it in one round trip.
+const (
+	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+	beginUpdate = `BEGIN ISOLATION LEVEL SERIALIZABLE`
+)
+
 // View runs fn in a read-only transaction on one snapshot.
 func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
-	pt, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return fmt.Errorf("postgres: connect: %w", err)
 	}
-	defer pt.Rollback(context.WithoutCancel(ctx))
-	return fn(&tx{ctx: ctx, q: pt})
+	t := &tx{ctx: ctx, conn: conn, begin: beginView}
+	defer func() {
+		t.end(context.WithoutCancel(ctx), "ROLLBACK")
+		conn.Release()
+	}()
+	return fn(t)
+}
+
+// Meta reads a store-wide setting outside a transaction.
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: meta: %w", err)
+	}
+	return v, nil
 }
 
 // errRestart ends an attempt whose update asked for a chat lock it did not
@@ -224,30 +248,32 @@ func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
 // attempt runs fn once in a transaction and commits it. The tx it returns
 // says whether a failure is worth retrying.
 func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64]bool) (*tx, error) {
-	t := &tx{ctx: ctx, held: held}
-	pt, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	t := &tx{ctx: ctx, held: held, begin: beginUpdate}
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return t, fmt.Errorf("postgres: begin: %w", err)
+		return t, fmt.Errorf("postgres: connect: %w", err)
 	}
-	t.q = pt
+	defer conn.Release()
+	t.conn = conn
+	detached := context.WithoutCancel(ctx)
 	err = runGuarded(fn, t)
 	if t.lock != 0 {
 		err = errRestart
 	}
 	if err != nil || t.retry {
-		pt.Rollback(context.WithoutCancel(ctx))
+		t.end(detached, "ROLLBACK")
 		if err == nil {
 			err = errors.New("postgres: the transaction failed to serialise")
 		}
 		return t, err
 	}
 	if err := ctx.Err(); err != nil {
-		pt.Rollback(context.WithoutCancel(ctx))
+		t.end(detached, "ROLLBACK")
 		return t, err
 	}
 	// Once COMMIT is sent the outcome is the server's: a cancelled caller
 	// must not turn a commit into a reported failure.
-	if err := pt.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err := t.end(detached, "COMMIT"); err != nil {
 		return t, t.fail("commit", err)
 	}
 	return t, nil

@@ -11,15 +11,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/sqlstore"
 )
 
-// tx implements qun.Tx.
+// tx implements qun.Tx on one connection. The transaction begins with its
+// first statement (begin is sent with it, in one round trip) and ends with
+// end.
 type tx struct {
-	ctx context.Context
-	q   pgx.Tx
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	begin string
+	// begun is set once begin was sent; failed once a statement failed
+	// (the transaction is aborted, only ROLLBACK may follow).
+	begun, failed bool
 	// held lists the chats whose node lock the update holds; lock is set
 	// when it asked for one it does not hold (the attempt restarts).
 	held map[int64]bool
@@ -66,16 +73,127 @@ func rebind(q string) string {
 	return out
 }
 
+// first sends the transaction's BEGIN and its first statement together,
+// when the transaction has not begun yet (ok false otherwise). The caller
+// reads the statement's results from br and closes it.
+func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err error) {
+	if tx.begun {
+		return nil, false, nil
+	}
+	tx.begun = true
+	b := &pgx.Batch{}
+	b.Queue(tx.begin)
+	b.Queue(rebind(query), args...)
+	br = tx.conn.SendBatch(tx.ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, true, tx.broke(err)
+	}
+	return br, true, nil
+}
+
+// broke notes that the transaction failed with err.
+func (tx *tx) broke(err error) error {
+	if err != nil {
+		tx.failed = true
+	}
+	return err
+}
+
 func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
-	return tx.q.Exec(tx.ctx, rebind(query), args...)
+	br, ok, err := tx.first(query, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	if ok {
+		tag, err := br.Exec()
+		return tag, tx.broke(errors.Join(err, br.Close()))
+	}
+	tag, err := tx.conn.Exec(tx.ctx, rebind(query), args...)
+	return tag, tx.broke(err)
 }
 
 func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
-	return tx.q.Query(tx.ctx, rebind(query), args...)
+	br, ok, err := tx.first(query, args)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, tx.broke(err)
+		}
+		return &batchRows{Rows: rows, br: br, tx: tx}, nil
+	}
+	rows, err := tx.conn.Query(tx.ctx, rebind(query), args...)
+	if err != nil {
+		return nil, tx.broke(err)
+	}
+	return &batchRows{Rows: rows, tx: tx}, nil
 }
 
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
-	return tx.q.QueryRow(tx.ctx, rebind(query), args...).Scan(dest...)
+	br, ok, err := tx.first(query, args)
+	if err != nil {
+		return err
+	}
+	if ok {
+		err := br.QueryRow().Scan(dest...)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			tx.broke(err)
+		}
+		return err
+	}
+	err = tx.conn.QueryRow(tx.ctx, rebind(query), args...).Scan(dest...)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		tx.broke(err)
+	}
+	return err
+}
+
+// end ends the transaction with ROLLBACK or COMMIT. COMMIT fails when the
+// transaction had failed (PostgreSQL then rolls it back and says so). A
+// connection left in an unknown state is closed rather than pooled again.
+func (tx *tx) end(ctx context.Context, how string) error {
+	if !tx.begun {
+		return nil
+	}
+	tx.begun = false
+	if how == "COMMIT" && tx.failed {
+		how = "ROLLBACK"
+	}
+	tag, err := tx.conn.Exec(ctx, how)
+	switch {
+	case err != nil:
+		tx.conn.Conn().Close(ctx)
+		return err
+	case tx.failed:
+		return errors.New("postgres: the transaction failed")
+	case how == "COMMIT" && tag.String() != "COMMIT":
+		return fmt.Errorf("postgres: COMMIT answered %s", tag)
+	}
+	return nil
+}
+
+// batchRows are the rows of a query, which closes the batch it came in
+// (the transaction's first statement) and notes a failure.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+	tx *tx
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	r.tx.broke(r.Rows.Err())
+	if r.br != nil {
+		r.tx.broke(r.br.Close())
+		r.br = nil
+	}
 }
 
 // fail maps a driver error to a domain error, and notes the failures a new

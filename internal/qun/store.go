@@ -33,6 +33,10 @@ type Store interface {
 	//   - Search, time precision and order are the core's (SearchText,
 	//     Precision, the ChatFilter's documented orders), not a store's SQL.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Meta reads a store-wide setting ("" when unset) outside any
+	// transaction: the newest committed value, in one read (the directory
+	// version every request checks its caches against).
+	Meta(ctx context.Context, key string) (string, error)
 	// Close releases the store's resources.
 	Close() error
 }

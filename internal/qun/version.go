@@ -30,8 +30,16 @@ func (s *Service) updateDirectory(ctx context.Context, fn func(Tx) error) error 
 // directoryVersion reads the count of directory changes.
 func directoryVersion(tx Tx) (int64, error) {
 	v, err := tx.Meta(metaDirectory)
-	if err != nil || v == "" {
+	if err != nil {
 		return 0, err
+	}
+	return parseVersion(v)
+}
+
+// parseVersion reads a stored count of directory changes ("" is 0).
+func parseVersion(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
 	}
 	return strconv.ParseInt(v, 10, 64)
 }

@@ -313,6 +313,16 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 	return fn(t)
 }
 
+// Meta reads a store-wide setting outside a transaction.
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, fail("meta", err)
+}
+
 // Update runs fn in a read-write transaction, committed with the other
 // updates queued beside it. It returns once the commit is durable, or with
 // fn's error after rolling back fn's writes.

@@ -1002,6 +1002,13 @@ func testMeta(t *testing.T, s qun.Store) {
 		}
 		return nil
 	})
+	// Outside a transaction: the newest committed value.
+	if v, err := s.Meta(ctx, "k"); err != nil || v != "2" {
+		t.Errorf("Store.Meta(k) = %q, %v; want 2", v, err)
+	}
+	if v, err := s.Meta(ctx, "absent"); err != nil || v != "" {
+		t.Errorf("Store.Meta(absent) = %q, %v", v, err)
+	}
 }
 
 // equalJSON reports whether a and b encode to the same JSON: the fields a
