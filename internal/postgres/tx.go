@@ -520,22 +520,43 @@ func isPublic(c *qun.Chat) bool { return c.Settings.Visibility == qun.Public }
 
 // CreateChat inserts the chat and its search postings in one statement.
 func (tx *tx) CreateChat(c *qun.Chat) error {
+	return tx.CreateChatWithMembers(c, nil)
+}
+
+// CreateChatWithMembers inserts the chat, its search postings and its
+// first members in one statement, the members in their order (WITH
+// ORDINALITY), with the chat's activity time.
+func (tx *tx) CreateChatWithMembers(c *qun.Chat, members []qun.Member) error {
 	text := qun.SearchText(*c)
-	grams := qun.SearchGrams(text)
-	if grams == nil {
-		grams = []string{}
-	}
+	grams := sqlstore.OrEmpty(qun.SearchGrams(text))
+	users, apps, roles, joined := memberColumns(members)
 	err := tx.scanRow(`WITH c AS (INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id),
-		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, c.id FROM c, unnest(?::text[]) AS gram)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, active_at),
+		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, c.id FROM c, unnest(?::text[]) AS gram),
+		m AS (INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
+			SELECT c.id, nullif(u, 0), nullif(a, 0), r, j, c.active_at
+			FROM c, unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i
+			ON CONFLICT DO NOTHING)
 		SELECT id FROM c`,
 		[]any{c.ChatID, sqlstore.NullString(c.ConversationID), c.Platform, c.TenantID, sqlstore.NullID(c.CreatorApp), sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status,
-			isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), grams}, &c.ID)
+			isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), grams, users, apps, roles, joined}, &c.ID)
 	if err != nil {
 		return tx.fail("chat", err)
 	}
+	for i := range members {
+		members[i].Chat = c.ID
+	}
 	tx.sawChat(*c)
 	return nil
+}
+
+// memberColumns are members as the columns unnest reads (0 for NULL).
+func memberColumns(members []qun.Member) (users, apps []int64, roles []string, joined []int64) {
+	users, apps, roles, joined = make([]int64, len(members)), make([]int64, len(members)), make([]string, len(members)), make([]int64, len(members))
+	for i, m := range members {
+		users[i], apps[i], roles[i], joined[i] = m.User, m.App, string(m.Role), sqlstore.MS(m.JoinedAt)
+	}
+	return users, apps, roles, joined
 }
 
 // rarestGram picks, among a keyword's grams, the one posted for the fewest
@@ -675,11 +696,11 @@ func (tx *tx) AddMembers(members []qun.Member) ([]bool, error) {
 	added := make([]bool, len(members))
 	for _, chat := range chats {
 		idx := byChat[chat]
-		users, apps, roles, joined := make([]int64, len(idx)), make([]int64, len(idx)), make([]string, len(idx)), make([]int64, len(idx))
+		of := make([]qun.Member, len(idx))
 		for j, i := range idx {
-			m := members[i]
-			users[j], apps[j], roles[j], joined[j] = m.User, m.App, string(m.Role), sqlstore.MS(m.JoinedAt)
+			of[j] = members[i]
 		}
+		users, apps, roles, joined := memberColumns(of)
 		active, args := `(SELECT active_at FROM chats WHERE id = ?)`, []any{chat, chat, users, apps, roles, joined}
 		if at, ok := tx.activeAt[chat]; ok {
 			active, args = `?::bigint`, []any{chat, at, users, apps, roles, joined}

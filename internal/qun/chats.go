@@ -270,17 +270,12 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		}
 	}
 
-	if err := tx.CreateChat(&chat); ErrorCode(err) == EConflict && in.ChatID != "" {
-		return ChatView{}, &Error{Code: EConflict, Reason: ReasonChatIDTaken, Field: "chatid", IDs: []string{in.ChatID}, Message: "the chat ID is in use"}
-	} else if err != nil {
-		return ChatView{}, err
-	}
 	members := make([]Member, 0, len(users)+len(bots)+2)
 	if owner != nil {
-		members = append(members, Member{Chat: chat.ID, User: owner.ID, Role: RoleOwner, JoinedAt: now})
+		members = append(members, Member{User: owner.ID, Role: RoleOwner, JoinedAt: now})
 	}
 	for _, u := range users {
-		members = append(members, Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
+		members = append(members, Member{User: u.ID, Role: RoleMember, JoinedAt: now})
 	}
 	if rules.actorJoins {
 		botRole := RoleMember
@@ -290,12 +285,14 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 		case in.BotManager:
 			botRole = RoleManager
 		}
-		members = append(members, Member{Chat: chat.ID, App: app.ID, Role: botRole, JoinedAt: now})
+		members = append(members, Member{App: app.ID, Role: botRole, JoinedAt: now})
 	}
 	for _, b := range bots {
-		members = append(members, Member{Chat: chat.ID, App: b.ID, Role: RoleMember, JoinedAt: now})
+		members = append(members, Member{App: b.ID, Role: RoleMember, JoinedAt: now})
 	}
-	if _, err := tx.AddMembers(members); err != nil {
+	if err := tx.CreateChatWithMembers(&chat, members); ErrorCode(err) == EConflict && in.ChatID != "" {
+		return ChatView{}, &Error{Code: EConflict, Reason: ReasonChatIDTaken, Field: "chatid", IDs: []string{in.ChatID}, Message: "the chat ID is in use"}
+	} else if err != nil {
 		return ChatView{}, err
 	}
 	return ChatView{Chat: chat, Tenant: tenant, Owner: owner}, nil

@@ -145,14 +145,11 @@ func (s *Service) createCorpGroupChat(tx Tx, actor Actor, in CorpGroupRequest) (
 		OwnerUser: initiator.ID, Name: in.Name, Settings: DefaultSettings(), External: len(corpUsers)+len(kept) > 0,
 		Status: Normal, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := tx.CreateChat(&chat); err != nil {
-		return ChatView{}, err
-	}
-	joining := []Member{{Chat: chat.ID, User: initiator.ID, Role: RoleOwner, JoinedAt: now}}
+	joining := []Member{{User: initiator.ID, Role: RoleOwner, JoinedAt: now}}
 	for _, u := range members {
-		joining = append(joining, Member{Chat: chat.ID, User: u.ID, Role: RoleMember, JoinedAt: now})
+		joining = append(joining, Member{User: u.ID, Role: RoleMember, JoinedAt: now})
 	}
-	if _, err := tx.AddMembers(joining); err != nil {
+	if err := tx.CreateChatWithMembers(&chat, joining); err != nil {
 		return ChatView{}, err
 	}
 	return ChatView{Chat: chat, Tenant: tenant, Owner: &initiator}, nil

@@ -118,6 +118,10 @@ type Tx interface {
 
 	// CreateChat inserts c and sets its ID; ChatID must be unique.
 	CreateChat(c *Chat) error
+	// CreateChatWithMembers inserts c, sets its ID, and adds members (their
+	// Chat is set to it) in their order, as CreateChat and AddMembers do, in
+	// one write: a new chat's first members.
+	CreateChatWithMembers(c *Chat, members []Member) error
 	UpdateChat(c Chat) error
 	Chat(id int64) (Chat, error)
 	ChatByChatID(chatID string) (Chat, error)

@@ -330,6 +330,19 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 	return tx.postGrams(c.ID, text)
 }
 
+// CreateChatWithMembers is CreateChat then AddMembers: one writer, so
+// there is no round trip to save.
+func (tx *tx) CreateChatWithMembers(c *qun.Chat, members []qun.Member) error {
+	if err := tx.CreateChat(c); err != nil {
+		return err
+	}
+	for i := range members {
+		members[i].Chat = c.ID
+	}
+	_, err := tx.AddMembers(members)
+	return err
+}
+
 // rarestGram picks, among a keyword's grams, the one posted for the fewest
 // chats, counting each at most sqlstore.GramProbe far: the chats posted under it
 // are the candidates Chats checks, so a rare gram keeps a search's cost

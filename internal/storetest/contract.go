@@ -368,3 +368,41 @@ func testBatches(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testCreateWithMembers: a chat created with its first members has them in
+// their order and roles, each once (a repeated bot is left out), counted,
+// and listed among the bot's chats by activity.
+func testCreateWithMembers(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 2)
+	c := newChat(tenant, app, "oc_with", "With members")
+	members := []qun.Member{
+		{User: users[1].ID, Role: qun.RoleOwner, JoinedAt: c.CreatedAt},
+		{User: users[0].ID, Role: qun.RoleMember, JoinedAt: c.CreatedAt},
+		{App: app.ID, Role: qun.RoleManager, JoinedAt: c.CreatedAt},
+		{App: app.ID, Role: qun.RoleMember, JoinedAt: c.CreatedAt},
+	}
+	update(t, s, func(tx qun.Tx) error { return tx.CreateChatWithMembers(&c, slices.Clone(members)) })
+	if c.ID == 0 {
+		t.Fatal("no chat ID set")
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[[]qun.Member](t)(tx.Members(qun.MemberFilter{Chat: c.ID}))
+		if len(got) != 3 {
+			t.Fatalf("%d members, want 3: %+v", len(got), got)
+		}
+		for i, m := range got {
+			w := members[i]
+			if m.Chat != c.ID || m.User != w.User || m.App != w.App || m.Role != w.Role {
+				t.Errorf("member %d = %+v, want %+v of chat %d", i, m, w, c.ID)
+			}
+		}
+		if u, b, err := tx.CountMembers(c.ID); err != nil || u != 2 || b != 1 {
+			t.Errorf("counted %d users and %d bots (%v), want 2 and 1", u, b, err)
+		}
+		byBot := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{MemberApp: app.ID, Order: qun.ByActivity, Limit: 10}))
+		if len(byBot) != 1 || byBot[0].ID != c.ID {
+			t.Errorf("the bot's chats by activity: %+v", byBot)
+		}
+		return nil
+	})
+}

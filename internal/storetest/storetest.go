@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"TimePrecision", testTimePrecision},
 		{"Purge", testPurge},
 		{"Batches", testBatches},
+		{"CreateWithMembers", testCreateWithMembers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
