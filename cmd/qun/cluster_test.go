@@ -240,6 +240,15 @@ func TestCluster(t *testing.T) {
 		if again := mustCall(t, "GET", a.URL+"/open-apis/im/v1/chats/"+id, bearer(tok), nil); again.data()["name"] != "renamed on B" {
 			t.Errorf("read on A after B's update: %+v", again)
 		}
+		resp, err := http.Get(a.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(raw, []byte("\nqun_store_retries_total ")) {
+			t.Error("/metrics has no qun_store_retries_total")
+		}
 	})
 
 	t.Run("one uuid, one chat", func(t *testing.T) {

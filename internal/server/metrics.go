@@ -45,6 +45,20 @@ func newMetrics() *metrics {
 	return m
 }
 
+// retrier is a store that retries transactions that failed to serialise
+// (PostgreSQL).
+type retrier interface{ Retries() int64 }
+
+// watchStore exports the store's retries, when it has them.
+func (m *metrics) watchStore(store any) {
+	if r, ok := store.(retrier); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "qun_store_retries_total",
+			Help: "Transactions the store ran again after they failed to serialise with a concurrent one.",
+		}, func() float64 { return float64(r.Retries()) }))
+	}
+}
+
 func (m *metrics) observe(dialect, route string, status int, code string, d time.Duration) {
 	if route == "" {
 		route = "other"

@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	s.metrics.watchStore(s.store)
 	if cfg.Redis != "" {
 		l, err := ratelimit.OpenRedis(cfg.Redis, cfg.RedisPrefix, s.svc.Now)
 		if err != nil {
