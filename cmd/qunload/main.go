@@ -6,7 +6,7 @@
 // Usage:
 //
 //	qunload [-url http://127.0.0.1:8080] [-c 16] [-d 10s] [-scenario create] [-chats N]
-//	qunload preload -data DIR -chats 1000000   build a data directory with N chats
+//	qunload preload -data DIR -chats 1000000   build a data directory with N chats (-db postgres://…: a schema)
 //	qunload floor -addr 127.0.0.1:9090         a server that decodes and answers, storing nothing
 //	qunload pgfloor -db postgres://… -c 32     PostgreSQL's own create floor (a chat, two members)
 //

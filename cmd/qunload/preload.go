@@ -9,11 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/qun"
-	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/stores"
 )
 
 // The preloaded chats: in the demo's Feishu tenant, created by its app,
@@ -28,25 +29,27 @@ const (
 // preloadChatID is the chat_id of the i-th preloaded chat.
 func preloadChatID(i int) string { return fmt.Sprintf("oc_%032x", i+1) }
 
-// preload builds a data directory with the demo directory and n chats of
+// preload builds a data directory (or fills a PostgreSQL schema) with the
+// demo directory and n chats of
 // two members each, writing in large transactions (a growth benchmark
 // needs a million chats in minutes, not the hours the API would take).
 func preload(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("qunload preload", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory to fill (qun serve --data); must not exist")
+	dbURL := fs.String("db", "", "a postgres:// URL (an empty schema) to fill instead of a data directory (qun serve --db)")
 	n := fs.Int("chats", 10000, "how many chats")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" {
-		return fmt.Errorf("preload: -data is required")
+	if (*data == "") == (*dbURL == "") {
+		return fmt.Errorf("preload: give one of -data and -db")
 	}
-	if _, err := os.Stat(*data); err == nil {
+	if _, err := os.Stat(*data); *data != "" && err == nil {
 		return fmt.Errorf("preload: %s exists", *data)
 	}
 	ctx := context.Background()
 	start := time.Now()
-	db, err := sqlite.Open(ctx, filepath.Join(*data, "qun.db"))
+	db, err := stores.Open(ctx, *dbURL, *data)
 	if err != nil {
 		return err
 	}
@@ -84,35 +87,55 @@ func preload(args []string, out io.Writer) error {
 		return err
 	}
 	base := time.Now().Add(-time.Duration(*n) * time.Second).Truncate(time.Millisecond)
+	// Batches in parallel: a network store waits on round trips (SQLite
+	// runs them one after another in its writer anyway).
+	var (
+		wg    sync.WaitGroup
+		errs  = make(chan error, 1)
+		slots = make(chan struct{}, 4)
+	)
 	for from := 0; from < *n; from += preloadBatch {
-		err := db.Update(ctx, func(tx qun.Tx) error {
-			for i := from; i < min(from+preloadBatch, *n); i++ {
-				at := base.Add(time.Duration(i) * time.Second)
-				owner := users[i%len(users)]
-				c := qun.Chat{
-					ChatID: preloadChatID(i), Class: qun.Internal, Platform: qun.Feishu, TenantID: tenant.ID,
-					CreatorApp: app.ID, OwnerUser: owner.ID,
-					Name:     preloadName(i),
-					Settings: qun.DefaultSettings(), Status: qun.Normal, CreatedAt: at, UpdatedAt: at,
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			err := db.Update(ctx, func(tx qun.Tx) error {
+				for i := from; i < min(from+preloadBatch, *n); i++ {
+					at := base.Add(time.Duration(i) * time.Second)
+					owner := users[i%len(users)]
+					c := qun.Chat{
+						ChatID: preloadChatID(i), Class: qun.Internal, Platform: qun.Feishu, TenantID: tenant.ID,
+						CreatorApp: app.ID, OwnerUser: owner.ID,
+						Name:     preloadName(i),
+						Settings: qun.DefaultSettings(), Status: qun.Normal, CreatedAt: at, UpdatedAt: at,
+					}
+					members := []qun.Member{{User: owner.ID, Role: qun.RoleOwner, JoinedAt: at}, {App: app.ID, Role: qun.RoleMember, JoinedAt: at}}
+					if err := tx.CreateChatWithMembers(&c, members); err != nil {
+						return err
+					}
 				}
-				if err := tx.CreateChat(&c); err != nil {
-					return err
-				}
-				if _, err := tx.AddMember(qun.Member{Chat: c.ID, User: owner.ID, Role: qun.RoleOwner, JoinedAt: at}); err != nil {
-					return err
-				}
-				if _, err := tx.AddMember(qun.Member{Chat: c.ID, App: app.ID, Role: qun.RoleMember, JoinedAt: at}); err != nil {
-					return err
+				return nil
+			})
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
 	}
 	if err := db.Close(); err != nil {
 		return err
+	}
+	if *data == "" {
+		fmt.Fprintf(out, "preloaded %d chats (%d members) into %s in %s\n", *n, 2**n, stores.Redact(*dbURL), time.Since(start).Round(time.Millisecond))
+		return nil
 	}
 	size := int64(0)
 	filepath.Walk(*data, func(_ string, fi os.FileInfo, err error) error {
