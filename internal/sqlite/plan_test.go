@@ -52,6 +52,8 @@ var exceptions = []struct {
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id$`), "the conformance suite lists every chat; no API does (the admin listing is limited)"},
 	{regexp.MustCompile(`FROM chats c WHERE \(EXISTS \(SELECT 1 FROM members WHERE chat_id = c\.id AND app_id = \?\) OR \(c\.public = 1 AND c\.tenant_id = \?\)\) AND c\.status = \? ORDER BY c\.id$`), "only the conformance suite asks for a bot's chats with its tenant's public ones without a keyword; the core asks with one (search), which the gram index drives"},
 	{regexp.MustCompile(`^SELECT id, search FROM chats$`), "fills the search index once, when a database is upgraded to schema 6"},
+	{regexp.MustCompile(`^DELETE FROM apps WHERE id = \?$`), "deleting an app (an admin's act) clears it from the chats it created or owns (ON DELETE SET NULL): one scan, where indexes for it would cost every create three entries (migration 10)"},
+	{regexp.MustCompile(`FROM chats c WHERE c\.name = \? ORDER BY c\.id$`), "only the conformance suite filters by name alone; the core looks names up among a tenant's public chats (chats_public_name)"},
 	{regexp.MustCompile(`^SELECT u\.id, .* WHERE \? IN \('', t\.platform\) AND \? IN \(0, u\.tenant_id\)`), "Users lists every user of a platform for one write only: giving every user the identifiers of a new app (a directory change whose size is the users'); every listing pages (UsersAfter)"},
 }
 
