@@ -13,6 +13,7 @@ import (
 	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/postgres"
 	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/sqlstore"
 )
 
 // TestSchemasInStep: the SQLite and PostgreSQL schemas, each migrated to
@@ -69,21 +70,13 @@ func sqliteSchema(t *testing.T, path string) schema {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	out := schema{}
 	rows, err := db.Query(`SELECT m.type, m.name, m.tbl_name, coalesce(p.name, '') FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) p ON m.type = 'table'
 		WHERE m.name NOT LIKE 'sqlite_%' AND (m.type = 'table' OR m.sql IS NOT NULL)`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var kind, name, table, col string
-		if err := rows.Scan(&kind, &name, &table, &col); err != nil {
-			t.Fatal(err)
-		}
-		add(out, kind, name, table, col)
-	}
-	return sorted(out)
+	return read(t, rows)
 }
 
 func postgresSchema(t *testing.T, dsn string) schema {
@@ -93,7 +86,6 @@ func postgresSchema(t *testing.T, dsn string) schema {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	out := schema{}
 	rows, err := conn.Query(ctx, `SELECT 'table', table_name, table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()
 		UNION ALL
 		SELECT 'index', i.relname, c.relname, '' FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
@@ -102,25 +94,27 @@ func postgresSchema(t *testing.T, dsn string) schema {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	return read(t, rows)
+}
+
+// read reads rows of (kind, name, table, column): a table's columns, or
+// (kind "index") the table an index is on.
+func read(t *testing.T, rows sqlstore.Rows) schema {
+	s := schema{}
 	for rows.Next() {
 		var kind, name, table, col string
 		if err := rows.Scan(&kind, &name, &table, &col); err != nil {
 			t.Fatal(err)
 		}
-		add(out, kind, name, table, col)
+		if kind == "index" {
+			s["index "+name] = []string{table}
+			continue
+		}
+		s[table] = append(s[table], col)
 	}
-	return sorted(out)
-}
-
-func add(s schema, kind, name, table, col string) {
-	if kind == "index" {
-		s["index "+name] = []string{table}
-		return
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
-	s[table] = append(s[table], col)
-}
-
-func sorted(s schema) schema {
 	for _, cols := range s {
 		slices.Sort(cols)
 	}
