@@ -118,7 +118,7 @@ func (db *DB) Close() error {
 // ran again since the store was opened.
 func (db *DB) Retries() int64 { return db.retries.Load() }
 
-// Pool returns the connection pool (tests, the admin's health check).
+// Pool returns the connection pool (tests).
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -274,7 +274,7 @@ func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64
 	// Once COMMIT is sent the outcome is the server's: a cancelled caller
 	// must not turn a commit into a reported failure.
 	if err := t.end(detached, "COMMIT"); err != nil {
-		return t, t.fail("commit", err)
+		return t, fmt.Errorf("postgres: commit: %w", err)
 	}
 	return t, nil
 }

@@ -92,10 +92,18 @@ func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err
 	return br, true, nil
 }
 
-// broke notes that the transaction failed with err.
+// broke notes that a statement failed with err (ErrNoRows is an answer,
+// not a failure): the transaction is aborted, and one that failed to
+// serialise is worth another attempt, even when the core takes the
+// statement's error for an answer.
 func (tx *tx) broke(err error) error {
-	if err != nil {
-		tx.failed = true
+	if err == nil || errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	tx.failed = true
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") { // serialization_failure, deadlock_detected
+		tx.retry = true
 	}
 	return err
 }
@@ -143,16 +151,9 @@ func (tx *tx) scanRow(query string, args []any, dest ...any) error {
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			tx.broke(err)
-		}
-		return err
+		return tx.broke(err)
 	}
-	err = tx.conn.QueryRow(tx.ctx, rebind(query), args...).Scan(dest...)
-	if !errors.Is(err, pgx.ErrNoRows) {
-		tx.broke(err)
-	}
-	return err
+	return tx.broke(tx.conn.QueryRow(tx.ctx, rebind(query), args...).Scan(dest...))
 }
 
 // end ends the transaction with ROLLBACK or COMMIT. COMMIT fails when the
@@ -166,12 +167,14 @@ func (tx *tx) end(ctx context.Context, how string) error {
 	if how == "COMMIT" && tx.failed {
 		how = "ROLLBACK"
 	}
+	wasFailed := tx.failed
 	tag, err := tx.conn.Exec(ctx, how)
 	switch {
 	case err != nil:
+		tx.broke(err) // a COMMIT that fails to serialise is retried
 		tx.conn.Conn().Close(ctx)
 		return err
-	case tx.failed:
+	case wasFailed:
 		return errors.New("postgres: the transaction failed")
 	case how == "COMMIT" && tag.String() != "COMMIT":
 		return fmt.Errorf("postgres: COMMIT answered %s", tag)
@@ -196,8 +199,7 @@ func (r *batchRows) Close() {
 	}
 }
 
-// fail maps a driver error to a domain error, and notes the failures a new
-// attempt of the transaction may not meet.
+// fail maps a driver error to a domain error.
 func (tx *tx) fail(what string, err error) error {
 	if err == nil {
 		return nil
@@ -208,8 +210,6 @@ func (tx *tx) fail(what string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case "40001", "40P01": // serialization_failure, deadlock_detected
-			tx.retry = true
 		case "23505": // unique_violation
 			return &qun.Error{Code: qun.EConflict, Message: what + " already exists", Err: err}
 		case "23503": // foreign_key_violation
