@@ -73,6 +73,9 @@ func rebind(q string) string {
 	return out
 }
 
+// trace, when set (tests), sees every statement a transaction runs.
+var trace func(query string, args []any)
+
 // first sends the transaction's BEGIN and its first statement together,
 // when the transaction has not begun yet (ok false otherwise). The caller
 // reads the statement's results from br and closes it.
@@ -109,6 +112,9 @@ func (tx *tx) broke(err error) error {
 }
 
 func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
+	if trace != nil {
+		trace(rebind(query), args)
+	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
 		return pgconn.CommandTag{}, err
@@ -122,6 +128,9 @@ func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 }
 
 func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
+	if trace != nil {
+		trace(rebind(query), args)
+	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
 		return nil, err
@@ -142,6 +151,9 @@ func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
 }
 
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
+	if trace != nil {
+		trace(rebind(query), args)
+	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
 		return err

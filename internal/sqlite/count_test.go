@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/sqlite"
+	"github.com/qunhq/qun/internal/storetest"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -15,10 +17,11 @@ import (
 // store pays a round trip for each), and holds the line: an operation that
 // grows past its budget fails here.
 func TestStatementCounts(t *testing.T) {
+	t.Setenv(pgtest.Env, "") // the node must run on SQLite, whatever the run is for
 	var n atomic.Int64
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
-	w := &workload{t: t, base: srv.URL}
-	tok := w.str(w.call("POST", "/open-apis/auth/v3/tenant_access_token/internal", nil, `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`), "tenant_access_token")
+	w := storetest.NewWorkload(t, srv.URL)
+	tok := w.Str(w.Call("POST", "/open-apis/auth/v3/tenant_access_token/internal", nil, `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`), "tenant_access_token")
 	fs := map[string]string{"Authorization": "Bearer " + tok}
 	users := func(from, count int) string {
 		var ids []string
@@ -46,22 +49,22 @@ func TestStatementCounts(t *testing.T) {
 	}
 	var chat string
 	count("Feishu create with 50 users", 8, func() {
-		m := w.call("POST", "/open-apis/im/v1/chats?user_id_type=user_id", fs, `{"name":"counted","user_id_list":[`+users(1, 50)+`]}`)
-		if chat = w.str(w.obj(m, "data"), "chat_id"); chat == "" {
+		m := w.Call("POST", "/open-apis/im/v1/chats?user_id_type=user_id", fs, `{"name":"counted","user_id_list":[`+users(1, 50)+`]}`)
+		if chat = w.Str(w.Obj(m, "data"), "chat_id"); chat == "" {
 			t.Fatalf("create: %v", m)
 		}
 	})
 	count("Feishu add 10 members", 15, func() {
-		if m := w.call("POST", "/open-apis/im/v1/chats/"+chat+"/members?member_id_type=user_id", fs, `{"id_list":[`+users(51, 10)+`]}`); m["code"] != float64(0) {
+		if m := w.Call("POST", "/open-apis/im/v1/chats/"+chat+"/members?member_id_type=user_id", fs, `{"id_list":[`+users(51, 10)+`]}`); m["code"] != float64(0) {
 			t.Fatalf("add members: %v", m)
 		}
 	})
-	count("Feishu get chat", 8, func() { w.call("GET", "/open-apis/im/v1/chats/"+chat, fs, "") })
+	count("Feishu get chat", 8, func() { w.Call("GET", "/open-apis/im/v1/chats/"+chat, fs, "") })
 	for i := range 99 {
-		w.call("POST", "/open-apis/im/v1/chats?user_id_type=user_id", fs, fmt.Sprintf(`{"name":"c%d","owner_id":"user%03d"}`, i, 1+i%50))
+		w.Call("POST", "/open-apis/im/v1/chats?user_id_type=user_id", fs, fmt.Sprintf(`{"name":"c%d","owner_id":"user%03d"}`, i, 1+i%50))
 	}
 	count("Feishu list 100 chats", 8, func() {
-		if m := w.call("GET", "/open-apis/im/v1/chats?page_size=100", fs, ""); len(w.obj(m, "data")["items"].([]any)) != 100 {
+		if m := w.Call("GET", "/open-apis/im/v1/chats?page_size=100", fs, ""); len(w.Obj(m, "data")["items"].([]any)) != 100 {
 			t.Fatalf("list: %v", m)
 		}
 	})

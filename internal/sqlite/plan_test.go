@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/qunhq/qun/internal/pgtest"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/sqlite"
 	"github.com/qunhq/qun/internal/storetest"
@@ -76,6 +77,8 @@ var scan = regexp.MustCompile(`^SCAN (\w+)`)
 // tokens, dedupe, friendships), and no sort of all the rows a filter
 // matches, so that no read path costs more as the store grows.
 func TestQueryPlans(t *testing.T) {
+	// The workload's node must run on SQLite, whatever the run is for.
+	t.Setenv(pgtest.Env, "")
 	rec := &recorder{m: map[string][]any{}}
 	sqlite.SetTrace(rec.add)
 	t.Run("conformance", func(t *testing.T) {
@@ -83,7 +86,7 @@ func TestQueryPlans(t *testing.T) {
 			return open(t, filepath.Join(t.TempDir(), "qun.db"))
 		})
 	})
-	t.Run("dialects", dialectWorkload)
+	t.Run("dialects", storetest.DialectWorkload)
 	sqlite.SetTrace(nil)
 
 	db := open(t, filepath.Join(t.TempDir(), "plans.db"))
