@@ -48,6 +48,9 @@ func TestQueryPlans(t *testing.T) {
 		seen = map[string][]any{}
 	)
 	postgres.SetTrace(func(q string, args []any) {
+		if q == "COMMIT" || q == "ROLLBACK" {
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if _, ok := seen[q]; !ok {

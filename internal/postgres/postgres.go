@@ -190,8 +190,12 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 
 // Meta reads a store-wide setting outside a transaction.
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	const q = `SELECT value FROM meta WHERE key = $1`
+	if trace != nil {
+		trace(q, []any{key})
+	}
 	var v string
-	err := db.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	err := db.pool.QueryRow(ctx, q, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

@@ -73,7 +73,8 @@ func rebind(q string) string {
 	return out
 }
 
-// trace, when set (tests), sees every statement a transaction runs.
+// trace, when set (tests), sees every statement the store sends: each is a
+// round trip (a transaction's BEGIN goes with its first statement).
 var trace func(query string, args []any)
 
 // first sends the transaction's BEGIN and its first statement together,
@@ -180,6 +181,9 @@ func (tx *tx) end(ctx context.Context, how string) error {
 		how = "ROLLBACK"
 	}
 	wasFailed := tx.failed
+	if trace != nil {
+		trace(how, nil)
+	}
 	tag, err := tx.conn.Exec(ctx, how)
 	switch {
 	case err != nil:
