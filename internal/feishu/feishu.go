@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qunhq/qun/internal/events"
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/ratelimit"
@@ -42,6 +43,10 @@ type Config struct {
 	RateLimits []ratelimit.Rule
 	// Limiter keeps the rate-limit windows; nil uses an in-process one.
 	Limiter ratelimit.Limiter
+	// Hub holds the node's long connections; nil refuses them.
+	Hub *events.Hub
+	// LongConn is what the long-connection endpoint tells clients.
+	LongConn ClientConfig
 	// Logger receives handler errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +63,7 @@ func DefaultConfig() Config {
 		AvatarBase: "https://p3-lark-file.byteimg.com/img/lark-avatar-staging/",
 		MaxBody:    1 << 20,
 		RateLimits: Tier4,
+		LongConn:   DefaultClientConfig,
 	}
 }
 
@@ -82,6 +88,7 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	}
 	h := &Handler{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	h.routes()
+	svc.SetEventFormat(qun.Feishu, eventFormat{h})
 	return h
 }
 
@@ -112,6 +119,8 @@ var (
 func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /open-apis/auth/v3/tenant_access_token/internal", h.tenantAccessToken)
 	h.mux.HandleFunc("POST /open-apis/auth/v3/app_access_token/internal", h.appAccessToken)
+	h.mux.HandleFunc("POST /callback/ws/endpoint", h.wsEndpoint)
+	h.mux.HandleFunc("GET /callback/ws/connect", h.wsConnect)
 	const chats = "/open-apis/im/v1/chats"
 	h.handle("POST "+chats, scopesCreate, h.createChat)
 	h.handle("GET "+chats, scopesList, h.listChats)

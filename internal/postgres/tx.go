@@ -865,3 +865,77 @@ func (tx *tx) Reset() error {
 	}
 	return nil
 }
+
+// Events.
+
+func (tx *tx) AddEvents(es []qun.Event) error {
+	for i := range es {
+		e := &es[i]
+		conn, due, data := sqlstore.EventRow(*e)
+		err := tx.scanRow(`INSERT INTO events (event_id, app_id, chat_id, conn, status, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			[]any{e.EventID, e.App, e.ChatID, conn, string(e.Status), due, data}, &e.ID)
+		if err != nil {
+			return tx.fail("event", err)
+		}
+	}
+	return nil
+}
+
+func (tx *tx) DueEvents(now time.Time, connected []int64, limit int) ([]qun.Event, error) {
+	push, err := tx.events(`WHERE due_at <= ? AND NOT conn ORDER BY due_at LIMIT ?`, sqlstore.MS(now), limit)
+	if err != nil || len(connected) == 0 {
+		return push, err
+	}
+	conn, err := tx.events(`WHERE app_id = ANY(?::bigint[]) AND due_at <= ? AND conn ORDER BY due_at LIMIT ?`, connected, sqlstore.MS(now), limit)
+	return sqlstore.MergeDue(push, conn, limit), err
+}
+
+func (tx *tx) UpdateEvent(e qun.Event) error {
+	_, due, data := sqlstore.EventRow(e)
+	tag, err := tx.exec(`UPDATE events SET status = ?, due_at = ?, data = ? WHERE id = ?`, string(e.Status), due, data, e.ID)
+	return tx.affected("event", tag, err)
+}
+
+func (tx *tx) Event(id int64) (qun.Event, error) {
+	es, err := tx.events(`WHERE id = ?`, id)
+	if err != nil {
+		return qun.Event{}, err
+	}
+	if len(es) == 0 {
+		return qun.Event{}, tx.fail("event", pgx.ErrNoRows)
+	}
+	return es[0], nil
+}
+
+func (tx *tx) Events(f qun.EventFilter) ([]qun.Event, error) {
+	q, args := sqlstore.EventQuery(f)
+	return tx.events(q, args...)
+}
+
+func (tx *tx) events(where string, args ...any) ([]qun.Event, error) {
+	rows, err := tx.query(sqlstore.EventColumns+where, args...)
+	if err != nil {
+		return nil, tx.fail("events", err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Events(rows)
+	return out, tx.fail("events", err)
+}
+
+func (tx *tx) AddAttempt(a *qun.Attempt) error {
+	err := tx.scanRow(`INSERT INTO attempts (event, data) VALUES (?, ?) RETURNING id`, []any{a.Event, sqlstore.Encode(a)}, &a.ID)
+	return tx.fail("attempt", err)
+}
+
+func (tx *tx) Attempts(events []int64) ([]qun.Attempt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.query(sqlstore.AttemptColumns+`WHERE event = ANY(?::bigint[]) ORDER BY event, id`, events)
+	if err != nil {
+		return nil, tx.fail("attempts", err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Attempts(rows)
+	return out, tx.fail("attempts", err)
+}

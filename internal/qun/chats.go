@@ -295,6 +295,15 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 	} else if err != nil {
 		return ChatView{}, err
 	}
+	// The bots the creator brings are told they were added; the creator
+	// and the first users are the chat's making, told to nobody.
+	var added []Change
+	for _, b := range bots {
+		added = append(added, Change{Kind: BotAdded, Chat: chat, OperatorApp: app.ID, Bot: b.ID, Source: FromAPI, At: now})
+	}
+	if err := s.emit(tx, added...); err != nil {
+		return ChatView{}, err
+	}
 	return ChatView{Chat: chat, Tenant: tenant, Owner: owner}, nil
 }
 

@@ -3,6 +3,7 @@ package qun
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -296,6 +297,45 @@ func validateApp(a *App, t Tenant) error {
 	}
 	if a.Name == "" {
 		a.Name = a.Key
+	}
+	if a.Events != nil {
+		if err := validateSubscription(t.Platform, *a.Events); err != nil {
+			return Invalid(ReasonField, "events", fmt.Sprintf("app %s: %s", a.Key, err.Message))
+		}
+	}
+	return nil
+}
+
+// validateSubscription applies each platform's rules to a subscription:
+// Feishu and DingTalk have both modes, WeCom only callbacks; DingTalk's
+// and WeCom's callbacks are encrypted with a 43-character key and signed
+// with a token.
+func validateSubscription(p Platform, sub Subscription) *Error {
+	switch sub.Mode {
+	case Connection:
+		if p == WeCom {
+			return Invalid(ReasonField, "events.mode", "WeCom apps receive events at a callback URL (mode webhook)")
+		}
+	case Webhook:
+		u, err := url.Parse(sub.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Invalid(ReasonField, "events.url", "a webhook subscription needs an http(s) URL")
+		}
+		if p != Feishu {
+			if sub.Token == "" {
+				return Invalid(ReasonField, "events.token", "a callback needs its token")
+			}
+			if len(sub.Key) != 43 {
+				return Invalid(ReasonField, "events.key", "the EncodingAESKey / aes_key must be 43 characters")
+			}
+		}
+	default:
+		return Invalid(ReasonField, "events.mode", fmt.Sprintf("unknown mode %q (want connection or webhook)", sub.Mode))
+	}
+	for _, t := range sub.Types {
+		if !slices.Contains(EventTypes(p), t) {
+			return Invalid(ReasonField, "events.types", fmt.Sprintf("%s has no event type %q qun emits (it has %s)", p, t, strings.Join(EventTypes(p), ", ")))
+		}
 	}
 	return nil
 }

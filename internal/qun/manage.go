@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // ChatInfo is a chat as one actor sees it.
@@ -201,8 +202,22 @@ func (s *Service) UpdateChat(ctx context.Context, actor Actor, chatID string, ch
 			}
 		}
 		c.UpdatedAt = s.now()
-		return tx.UpdateChat(c)
+		if err := tx.UpdateChat(c); err != nil {
+			return err
+		}
+		if changed(old, c) {
+			ch := operator(actor).change(ChatUpdated, c, c.UpdatedAt)
+			ch.Before = old
+			return s.emit(tx, ch)
+		}
+		return nil
 	})
+}
+
+// changed reports whether an update changed what chat_updated tells.
+func changed(old, c Chat) bool {
+	old.UpdatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+	return !reflect.DeepEqual(old, c)
 }
 
 // checkChange applies the chat rules to the changed chat c.
@@ -284,7 +299,10 @@ func (s *Service) DissolveChat(ctx context.Context, actor Actor, chatID string) 
 		}
 		c := a.chat
 		c.Status, c.UpdatedAt = Dissolved, s.now()
-		return tx.UpdateChat(c)
+		if err := tx.UpdateChat(c); err != nil {
+			return err
+		}
+		return s.emit(tx, operator(actor).change(ChatDisbanded, c, c.UpdatedAt))
 	})
 }
 

@@ -172,7 +172,47 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 			return res, err
 		}
 	}
-	return res, nil
+	return res, s.emit(tx, joined(actor, c, addUsers, addBots, now)...)
+}
+
+// joined is the changes of users and bots joining c, made by actor (an
+// operator user: actor.App 0 and the user in by).
+func joined(actor Actor, c Chat, users []User, bots []App, now time.Time) []Change {
+	var out []Change
+	op := operator(actor)
+	if len(users) > 0 {
+		ch := op.change(UsersAdded, c, now)
+		for _, u := range users {
+			ch.Users = append(ch.Users, u.ID)
+		}
+		out = append(out, ch)
+	}
+	for _, b := range bots {
+		ch := op.change(BotAdded, c, now)
+		ch.Bot = b.ID
+		out = append(out, ch)
+	}
+	return out
+}
+
+// operatorOf is who makes a change: an app through the API, or a user.
+type operatorOf struct {
+	user, app int64
+	source    Source
+}
+
+func operator(actor Actor) operatorOf {
+	if actor.User != 0 {
+		return operatorOf{user: actor.User, source: FromClient}
+	}
+	if actor.App.ID == 0 {
+		return operatorOf{source: FromAdmin}
+	}
+	return operatorOf{app: actor.App.ID, source: FromAPI}
+}
+
+func (o operatorOf) change(k EventKind, c Chat, now time.Time) Change {
+	return Change{Kind: k, Chat: c, OperatorUser: o.user, OperatorApp: o.app, Source: o.source, At: now}
 }
 
 // touch marks a chat active now.
@@ -257,12 +297,34 @@ func (s *Service) removeMembersTx(tx Tx, actor Actor, a access, refs []Ref) ([]s
 	if len(remove) == 0 {
 		return nil, &Error{Code: EInvalid, Reason: ReasonNoValidMembers, IDs: invalid, Message: "no ID names a member of the chat"}
 	}
+	now := s.now()
+	op := operator(actor)
+	gone, left := op.change(UsersRemoved, c, now), op.change(UsersLeft, c, now)
+	var changes []Change
 	for _, m := range remove {
 		if _, err := tx.RemoveMember(c.ID, m.User, m.App); err != nil {
 			return nil, err
 		}
+		switch {
+		case m.App != 0:
+			ch := op.change(BotRemoved, c, now)
+			ch.Bot = m.App
+			changes = append(changes, ch)
+		case m.User == actor.User:
+			left.Users = append(left.Users, m.User)
+		default:
+			gone.Users = append(gone.Users, m.User)
+		}
 	}
-	return invalid, touch(tx, c.ID, s.now())
+	for _, ch := range []Change{gone, left} {
+		if len(ch.Users) > 0 {
+			changes = append(changes, ch)
+		}
+	}
+	if err := touch(tx, c.ID, now); err != nil {
+		return nil, err
+	}
+	return invalid, s.emit(tx, changes...)
 }
 
 // MemberPage is a page of a chat's users.

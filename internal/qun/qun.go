@@ -101,6 +101,8 @@ type App struct {
 	// StandardGroups allows creating standard (not internal) groups, an
 	// allowlist DingTalk keeps.
 	StandardGroups bool `json:"standard_groups,omitempty"`
+	// Events is the app's event subscription; nil: it receives none.
+	Events *Subscription `json:"events,omitempty"`
 }
 
 // Sees reports whether a user of the app's tenant is in its visible range.
@@ -376,6 +378,10 @@ const (
 	// agentConfig signatures.
 	CorpTicket  TokenKind = "jsapi_ticket"
 	AgentTicket TokenKind = "agent_ticket"
+	// ConnTicket admits an app's long connection for events (Feishu long
+	// connection, DingTalk Stream): handed out with the endpoint, checked
+	// when the WebSocket is opened.
+	ConnTicket TokenKind = "connection_ticket"
 )
 
 // Token is an access token, ticket, code or session issued to an app (and,

@@ -20,6 +20,12 @@ type Service struct {
 	actors map[actorKey]cachedActor
 	// users caches what references name, per directory version.
 	users userCache
+	// subs caches the apps with a subscription, per directory version.
+	subs subscriberCache
+	// formats render events, per platform; wake tells the delivery
+	// workers that events may have been written.
+	formats map[Platform]EventFormat
+	wake    chan struct{}
 }
 
 // Option configures a Service.
@@ -32,7 +38,7 @@ func WithClock(now func() time.Time) Option {
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor)}
+	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor), wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -56,6 +62,9 @@ func (s *Service) Now() time.Time { return s.now() }
 type Actor struct {
 	App    App
 	Tenant Tenant
+	// User, when set, is a user acting in the platform's client (a
+	// simulated user: Service.Simulate), and App the client's app.
+	User int64
 }
 
 // TokenRequest asks for an access token for an app.

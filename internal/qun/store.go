@@ -164,10 +164,26 @@ type Tx interface {
 	// tickets) that expired before t and reports how many it deleted.
 	PurgeTokens(before time.Time, limit int) (int, error)
 
+	// AddEvents writes events to the outbox and sets their IDs.
+	AddEvents(es []Event) error
+	// DueEvents lists up to limit pending events due at now, oldest due
+	// first: the webhook events and the connection events of the apps in
+	// connected.
+	DueEvents(now time.Time, connected []int64, limit int) ([]Event, error)
+	// UpdateEvent replaces the event with e's ID.
+	UpdateEvent(e Event) error
+	Event(id int64) (Event, error)
+	// Events lists events matching f, newest first.
+	Events(f EventFilter) ([]Event, error)
+	// AddAttempt journals an attempt and sets its ID.
+	AddAttempt(a *Attempt) error
+	// Attempts lists the attempts at the given events, oldest first.
+	Attempts(events []int64) ([]Attempt, error)
+
 	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error
-	// Reset deletes the directory, links, chats and dedupe records; tokens
+	// Reset deletes the directory, links, chats, events and dedupe records; tokens
 	// and meta settings survive.
 	Reset() error
 }

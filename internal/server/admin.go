@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -71,6 +73,9 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/chats", s.adminChats)
 	route("GET /admin/v1/chats/{chat_id}", s.adminChat)
 	route("POST /admin/v1/reset", s.adminReset)
+	route("GET /admin/v1/events", s.adminEvents)
+	route("POST /admin/v1/simulate", s.adminSimulate)
+	route("GET /admin/v1/connections", s.adminConnections)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Annotate(r, "admin", "unknown", "")
 		if allowed := httpx.Allowed(mux, r); len(allowed) > 0 {
@@ -334,9 +339,22 @@ type appInput struct {
 	AgentID        *string      `json:"agent_id"`
 	Visible        *[]string    `json:"visible"`
 	StandardGroups *bool        `json:"standard_groups"`
+	// Events replaces the subscription; null removes it.
+	Events json.RawMessage `json:"events"`
 }
 
-func (in appInput) apply(a *qun.App) {
+func (in appInput) apply(a *qun.App) error {
+	if len(in.Events) > 0 {
+		if string(in.Events) == "null" {
+			a.Events = nil
+		} else {
+			var sub qun.Subscription
+			if err := httpx.UnmarshalKnown(in.Events, &sub); err != nil {
+				return badRequest{"events: " + err.Error()}
+			}
+			a.Events = &sub
+		}
+	}
 	patch(&a.Secret, in.Secret)
 	patch(&a.Name, in.Name)
 	patch(&a.Developer, in.Developer)
@@ -348,6 +366,25 @@ func (in appInput) apply(a *qun.App) {
 	patch(&a.StandardGroups, in.StandardGroups)
 	patch(&a.Scopes, in.Scopes)
 	patch(&a.Visible, in.Visible)
+	return nil
+}
+
+// verify checks a webhook subscription's URL as the platform does when
+// it is saved (Feishu's url_verification challenge), unless it is
+// unchanged.
+func (s *Server) verify(ctx context.Context, old *qun.Subscription, a qun.App) error {
+	sub := a.Events
+	if sub == nil || sub.Mode != qun.Webhook || (old != nil && old.URL == sub.URL && old.Key == sub.Key && old.Token == sub.Token) {
+		return nil
+	}
+	v := s.verifiers[a.Platform]
+	if v == nil {
+		return nil
+	}
+	if err := v(ctx, a); err != nil {
+		return badRequest{"events.url: " + err.Error()}
+	}
+	return nil
 }
 
 // listScope reads the platform and tenant query parameters of a listing.
@@ -392,8 +429,13 @@ func (s *Server) adminCreateApp(r *http.Request) (any, error) {
 	if _, err := platformParam(string(in.Platform)); err != nil || in.Platform == "" || in.Tenant == "" {
 		return nil, badRequest{"platform and tenant are required"}
 	}
-	a := qun.App{Key: in.Key, Bot: true, Installed: true}
-	in.apply(&a)
+	a := qun.App{Key: in.Key, Bot: true, Installed: true, Platform: in.Platform}
+	if err := in.apply(&a); err != nil {
+		return nil, err
+	}
+	if err := s.verify(r.Context(), nil, a); err != nil {
+		return nil, err
+	}
 	a, err := s.svc.CreateApp(r.Context(), in.Platform, in.Tenant, a)
 	return appView{Tenant: in.Tenant, App: a}, err
 }
@@ -419,7 +461,13 @@ func (s *Server) adminPatchApp(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.apply(&a)
+	old := a.Events
+	if err := in.apply(&a); err != nil {
+		return nil, err
+	}
+	if err := s.verify(r.Context(), old, a); err != nil {
+		return nil, err
+	}
 	return s.svc.UpdateApp(r.Context(), a)
 }
 
@@ -625,4 +673,109 @@ func (s *Server) adminReset(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"reset": true, "tenants": len(s.directory.Tenants)}, nil
+}
+
+// maxAdminEvents bounds a page of the journal.
+const maxAdminEvents = 500
+
+// eventView is an event with its attempts, in the journal.
+type eventView struct {
+	// Seq orders the journal; a page's next is the last one's.
+	Seq int64 `json:"seq"`
+	qun.Event
+	Attempts []qun.Attempt `json:"attempts"`
+}
+
+func (s *Server) adminEvents(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := qun.EventFilter{ChatID: q.Get("chat_id"), Status: qun.EventStatus(q.Get("status")), Limit: 100}
+	switch f.Status {
+	case "", qun.EventPending, qun.EventDelivered, qun.EventFailed:
+	default:
+		return nil, badRequest{"status must be pending, delivered or failed"}
+	}
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > maxAdminEvents {
+			return nil, badRequest{fmt.Sprintf("limit must be an integer from 1 to %d", maxAdminEvents)}
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 1 {
+			return nil, badRequest{"before must be a positive integer (the next of a previous page)"}
+		}
+	}
+	if key := q.Get("app"); key != "" {
+		p, err := platformParam(q.Get("platform"))
+		if err != nil || p == "" {
+			return nil, badRequest{"app needs its platform"}
+		}
+		tid, err := s.tenantID(r, p, q.Get("tenant"))
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.View(r.Context(), func(tx qun.Tx) error {
+			a, err := tx.AppByKey(p, tid, key)
+			f.App = a.ID
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	evs, attempts, err := s.svc.Journal(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	views := make([]eventView, 0, len(evs))
+	for _, e := range evs {
+		views = append(views, eventView{Seq: e.ID, Event: e, Attempts: orEmpty(attempts[e.ID])})
+	}
+	out["events"] = views
+	if len(evs) == f.Limit {
+		out["next"] = evs[len(evs)-1].ID
+	}
+	return out, nil
+}
+
+func (s *Server) adminSimulate(r *http.Request) (any, error) {
+	var in struct {
+		ChatID string   `json:"chat_id"`
+		User   string   `json:"user"`
+		Action string   `json:"action"`
+		Users  []string `json:"users"`
+		Name   string   `json:"name"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	if in.ChatID == "" || in.User == "" || in.Action == "" {
+		return nil, badRequest{"chat_id, user and action are required"}
+	}
+	c, err := s.svc.Simulate(r.Context(), qun.UserAction{ChatID: in.ChatID, User: in.User, Kind: qun.UserActionKind(in.Action), Users: in.Users, Name: in.Name})
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.ChatDetailByID(r.Context(), c.ChatID)
+}
+
+// adminConnections lists the long connections held by this node.
+func (s *Server) adminConnections(r *http.Request) (any, error) {
+	type conn struct {
+		Platform    qun.Platform `json:"platform"`
+		App         string       `json:"app"`
+		Connections int          `json:"connections"`
+	}
+	out := []conn{}
+	for _, id := range s.hub.Apps() {
+		a, err := s.svc.App(r.Context(), id)
+		if qun.ErrorCode(err) == qun.ENotFound {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, conn{Platform: a.Platform, App: a.Key, Connections: s.hub.Connected(id)})
+	}
+	return map[string]any{"connections": out}, nil
 }

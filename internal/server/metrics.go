@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/qunhq/qun/internal/events"
+	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/version"
 )
 
@@ -18,6 +20,9 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// attempts and attemptDuration follow event deliveries.
+	attempts        *prometheus.CounterVec
+	attemptDuration *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -32,6 +37,15 @@ func newMetrics() *metrics {
 			Help:    "Time to serve HTTP requests, by dialect and route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"dialect", "route"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "qun_event_attempts_total",
+			Help: "Attempts at delivering events, by platform, transport and outcome (ok or failed).",
+		}, []string{"platform", "transport", "outcome"}),
+		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "qun_event_attempt_duration_seconds",
+			Help:    "Time from sending an event to its answer, by platform and transport.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"platform", "transport"}),
 	}
 	v := version.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -40,7 +54,7 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "date": v.Date, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.requests, m.duration, build,
+	m.reg.MustRegister(m.requests, m.duration, m.attempts, m.attemptDuration, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,6 +79,16 @@ func (m *metrics) observe(dialect, route string, status int, code string, d time
 	}
 	m.requests.WithLabelValues(dialect, route, strconv.Itoa(status), code).Inc()
 	m.duration.WithLabelValues(dialect, route).Observe(d.Seconds())
+}
+
+// observeEvent counts an attempt at delivering an event.
+func (m *metrics) observeEvent(e qun.Event, r events.Result, d time.Duration) {
+	outcome := "failed"
+	if r.OK {
+		outcome = "ok"
+	}
+	m.attempts.WithLabelValues(string(e.Platform), r.Transport, outcome).Inc()
+	m.attemptDuration.WithLabelValues(string(e.Platform), r.Transport).Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

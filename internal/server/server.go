@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/internal/dingtalk"
+	"github.com/qunhq/qun/internal/events"
 	"github.com/qunhq/qun/internal/feishu"
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
@@ -63,6 +65,8 @@ type Config struct {
 	Feishu   feishu.Config
 	DingTalk dingtalk.Config
 	WeCom    wecom.Config
+	// Node names the node in the delivery journal ("" is host/pid).
+	Node string
 	// Logger receives the access log and errors.
 	Logger *slog.Logger
 }
@@ -103,6 +107,12 @@ type Server struct {
 	connsMu  sync.Mutex
 	conns    map[net.Conn]time.Time
 	draining atomic.Bool
+
+	// hub holds this node's long connections; engine delivers events.
+	hub    *events.Hub
+	engine *events.Engine
+	// verifiers check a webhook URL when a subscription names it.
+	verifiers map[qun.Platform]func(context.Context, qun.App) error
 
 	http *http.Server
 	ln   net.Listener
@@ -146,10 +156,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.redis = l
 		cfg.Feishu.Limiter, cfg.DingTalk.Limiter, cfg.WeCom.Limiter = l, l, l
 	}
+	s.hub = events.NewHub()
 	fcfg := cfg.Feishu
-	fcfg.Logger = s.log
+	fcfg.Logger, fcfg.Hub = s.log, s.hub
 	mux := http.NewServeMux()
-	mux.Handle("/open-apis/", feishu.New(s.svc, fcfg))
+	fs := feishu.New(s.svc, fcfg)
+	mux.Handle("/open-apis/", fs)
+	mux.Handle("/callback/", fs)
 	dcfg := cfg.DingTalk
 	dcfg.Logger = s.log
 	ding := dingtalk.New(s.svc, dcfg)
@@ -182,6 +195,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnState:         s.trackConn,
 	}
+	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL}
+	node := cfg.Node
+	if node == "" {
+		host, _ := os.Hostname()
+		node = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	s.engine = events.NewEngine(s.svc, s.hub, events.Config{
+		Node:    node,
+		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs},
+		Logger:  s.log,
+		Observe: s.metrics.observeEvent,
+	})
+	s.engine.Start()
 	s.ready.Store(true)
 	s.startHousekeeping()
 	return s, nil
@@ -427,6 +453,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.stopHousekeeping()
 	<-s.housekept
+	s.engine.Stop(ctx)
+	s.hub.Close()
 	if s.ln != nil {
 		s.drain(ctx)
 	}
@@ -461,6 +489,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket (the long connections).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
 
 // observe wraps h with the request timeout, the access log and metrics.
 func (s *Server) observe(h http.Handler) http.Handler {

@@ -690,3 +690,85 @@ func affected(what string, res sql.Result, err error) error {
 	}
 	return nil
 }
+
+// Events.
+
+func (tx *tx) AddEvents(es []qun.Event) error {
+	for i := range es {
+		e := &es[i]
+		conn, due, data := sqlstore.EventRow(*e)
+		res, err := tx.exec(`INSERT INTO events (event_id, app_id, chat_id, conn, status, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.EventID, e.App, e.ChatID, conn, string(e.Status), due, data)
+		if err != nil {
+			return fail("event", err)
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
+			return fail("event", err)
+		}
+	}
+	return nil
+}
+
+func (tx *tx) DueEvents(now time.Time, connected []int64, limit int) ([]qun.Event, error) {
+	push, err := tx.events(`WHERE due_at <= ? AND conn = 0 ORDER BY due_at LIMIT ?`, sqlstore.MS(now), limit)
+	if err != nil || len(connected) == 0 {
+		return push, err
+	}
+	conn, err := tx.events(`WHERE app_id IN (SELECT value FROM json_each(?)) AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`,
+		sqlstore.Encode(connected), sqlstore.MS(now), limit)
+	return sqlstore.MergeDue(push, conn, limit), err
+}
+
+func (tx *tx) UpdateEvent(e qun.Event) error {
+	_, due, data := sqlstore.EventRow(e)
+	res, err := tx.exec(`UPDATE events SET status = ?, due_at = ?, data = ? WHERE id = ?`, string(e.Status), due, data, e.ID)
+	return affected("event", res, err)
+}
+
+func (tx *tx) Event(id int64) (qun.Event, error) {
+	es, err := tx.events(`WHERE id = ?`, id)
+	if err != nil {
+		return qun.Event{}, err
+	}
+	if len(es) == 0 {
+		return qun.Event{}, fail("event", sql.ErrNoRows)
+	}
+	return es[0], nil
+}
+
+func (tx *tx) Events(f qun.EventFilter) ([]qun.Event, error) {
+	q, args := sqlstore.EventQuery(f)
+	return tx.events(q, args...)
+}
+
+func (tx *tx) events(where string, args ...any) ([]qun.Event, error) {
+	rows, err := tx.query(sqlstore.EventColumns+where, args...)
+	if err != nil {
+		return nil, fail("events", err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Events(rows)
+	return out, fail("events", err)
+}
+
+func (tx *tx) AddAttempt(a *qun.Attempt) error {
+	res, err := tx.exec(`INSERT INTO attempts (event, data) VALUES (?, ?)`, a.Event, sqlstore.Encode(a))
+	if err != nil {
+		return fail("attempt", err)
+	}
+	a.ID, err = res.LastInsertId()
+	return fail("attempt", err)
+}
+
+func (tx *tx) Attempts(events []int64) ([]qun.Attempt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.query(sqlstore.AttemptColumns+`WHERE event IN (SELECT value FROM json_each(?)) ORDER BY event, id`, sqlstore.Encode(events))
+	if err != nil {
+		return nil, fail("attempts", err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Attempts(rows)
+	return out, fail("attempts", err)
+}

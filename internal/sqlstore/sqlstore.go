@@ -8,6 +8,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -326,7 +327,7 @@ const (
 )
 
 // Reset lists the tables Tx.Reset empties, children first.
-var Reset = []string{"dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"}
+var Reset = []string{"attempts", "events", "dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"}
 
 // MemberQuery is the condition (after MemberColumns, with ? parameters)
 // that pages through the members f selects, in join order.
@@ -353,4 +354,103 @@ func OrEmpty[T any](v []T) []T {
 		return []T{}
 	}
 	return v
+}
+
+// EventColumns and AttemptColumns are the columns Events and Attempts
+// decode.
+const (
+	EventColumns   = `SELECT id, app_id, data FROM events `
+	AttemptColumns = `SELECT id, event, data FROM attempts `
+)
+
+// EventRow is how an event is written: its indexed columns and its data.
+func EventRow(e qun.Event) (conn bool, due any, data string) {
+	if !e.DueAt.IsZero() {
+		due = MS(e.DueAt)
+	}
+	return e.Mode == qun.Connection, due, Encode(e)
+}
+
+// Events decodes rows of EventColumns.
+func Events(rows Rows) ([]qun.Event, error) {
+	var out []qun.Event
+	for rows.Next() {
+		var (
+			e    qun.Event
+			data string
+		)
+		if err := rows.Scan(&e.ID, &e.App, &data); err != nil {
+			return nil, err
+		}
+		id, app := e.ID, e.App
+		if err := Decode(data, &e); err != nil {
+			return nil, err
+		}
+		e.ID, e.App = id, app
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Attempts decodes rows of AttemptColumns.
+func Attempts(rows Rows) ([]qun.Attempt, error) {
+	var out []qun.Attempt
+	for rows.Next() {
+		var (
+			a    qun.Attempt
+			data string
+		)
+		if err := rows.Scan(&a.ID, &a.Event, &data); err != nil {
+			return nil, err
+		}
+		id, ev := a.ID, a.Event
+		if err := Decode(data, &a); err != nil {
+			return nil, err
+		}
+		a.ID, a.Event = id, ev
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// EventQuery is the condition (after EventColumns, with ? parameters) that
+// pages through the events f selects, newest first, along the index of
+// the first filter set (chat, app, status).
+func EventQuery(f qun.EventFilter) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.ChatID != "" {
+		where, args = append(where, `chat_id = ?`), append(args, f.ChatID)
+	}
+	if f.App != 0 {
+		where, args = append(where, `app_id = ?`), append(args, f.App)
+	}
+	if f.Status != "" {
+		where, args = append(where, `status = ?`), append(args, string(f.Status))
+	}
+	if f.Before > 0 {
+		where, args = append(where, `id < ?`), append(args, f.Before)
+	}
+	q := ``
+	if len(where) > 0 {
+		q = `WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	return q + ` ORDER BY id DESC LIMIT ?`, append(args, limit)
+}
+
+// MergeDue merges the due webhook and connection events, oldest due
+// first, and keeps limit.
+func MergeDue(push, conn []qun.Event, limit int) []qun.Event {
+	out := append(push, conn...)
+	slices.SortStableFunc(out, func(a, b qun.Event) int { return a.DueAt.Compare(b.DueAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }

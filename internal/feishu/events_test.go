@@ -1,0 +1,430 @@
+package feishu_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	larkcore "github.com/larksuite/oapi-sdk-go/v3/core"
+	"github.com/larksuite/oapi-sdk-go/v3/core/httpserverext"
+	larkevent "github.com/larksuite/oapi-sdk-go/v3/event"
+	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
+	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
+	larkws "github.com/larksuite/oapi-sdk-go/v3/ws"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+// received is what a bot's dispatcher handed its handlers, one line per
+// event: "<type> <chat_id> operator=<open_id> …".
+type received struct {
+	mu      sync.Mutex
+	lines   []string
+	headers []larkevent.EventHeader
+	notify  chan struct{}
+	// fail makes the handlers fail this many times more.
+	fail int
+}
+
+func newReceived() *received { return &received{notify: make(chan struct{}, 256)} }
+
+func (r *received) add(h *larkevent.EventHeader, line string) error {
+	r.mu.Lock()
+	r.lines = append(r.lines, line)
+	r.headers = append(r.headers, *h)
+	failing := r.fail > 0
+	if failing {
+		r.fail--
+	}
+	r.mu.Unlock()
+	r.notify <- struct{}{}
+	if failing {
+		return fmt.Errorf("the handler fails on purpose")
+	}
+	return nil
+}
+
+// wait returns the lines once there are n, or fails.
+func (r *received) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		if len(r.lines) >= n {
+			out := append([]string(nil), r.lines...)
+			r.mu.Unlock()
+			return out
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.notify:
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("got %d events, want %d: %q", len(r.lines), n, r.lines)
+		}
+	}
+}
+
+// quiet fails if more than n events arrive within a while.
+func (r *received) quiet(t *testing.T, n int) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lines) > n {
+		t.Errorf("got %d events, want %d: %q", len(r.lines), n, r.lines[n:])
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}
+
+func opID(id *larkim.UserId) string {
+	if id == nil {
+		return "<nil>"
+	}
+	return deref(id.OpenId)
+}
+
+func usersOf(us []*larkim.ChatMemberUser) string {
+	var out []string
+	for _, u := range us {
+		out = append(out, opID(u.UserId)+"/"+deref(u.Name)+"/"+deref(u.TenantKey))
+	}
+	return strings.Join(out, ",")
+}
+
+// recorder returns an official dispatcher that writes every chat event
+// it routes to r.
+func recorder(r *received, token, key string) *dispatcher.EventDispatcher {
+	return dispatcher.NewEventDispatcher(token, key).
+		OnP2ChatMemberBotAddedV1(func(_ context.Context, e *larkim.P2ChatMemberBotAddedV1) error {
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s name=%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId), deref(e.Event.Name)))
+		}).
+		OnP2ChatMemberBotDeletedV1(func(_ context.Context, e *larkim.P2ChatMemberBotDeletedV1) error {
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId)))
+		}).
+		OnP2ChatMemberUserAddedV1(func(_ context.Context, e *larkim.P2ChatMemberUserAddedV1) error {
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s users=%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId), usersOf(e.Event.Users)))
+		}).
+		OnP2ChatMemberUserDeletedV1(func(_ context.Context, e *larkim.P2ChatMemberUserDeletedV1) error {
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s users=%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId), usersOf(e.Event.Users)))
+		}).
+		OnP2ChatUpdatedV1(func(_ context.Context, e *larkim.P2ChatUpdatedV1) error {
+			owner := ""
+			if o := e.Event.AfterChange.OwnerId; o != nil {
+				owner = " owner=" + opID(e.Event.BeforeChange.OwnerId) + "->" + opID(o)
+			}
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s name=%s->%s%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId),
+				deref(e.Event.BeforeChange.Name), deref(e.Event.AfterChange.Name), owner))
+		}).
+		OnP2ChatDisbandedV1(func(_ context.Context, e *larkim.P2ChatDisbandedV1) error {
+			return r.add(e.EventV2Base.Header, fmt.Sprintf("%s %s operator=%s name=%s", e.EventV2Base.Header.EventType, deref(e.Event.ChatId), opID(e.Event.OperatorId), deref(e.Event.Name)))
+		})
+}
+
+// connect starts the official long-connection client of app against srv
+// and waits until qun holds its connection.
+func connect(t *testing.T, srv *quntest.Server, app string, d *dispatcher.EventDispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cli := larkws.NewClient(app, secrets[app], larkws.WithEventHandler(d), larkws.WithDomain(srv.URL), larkws.WithLogLevel(larkcore.LogLevelError))
+	done := make(chan struct{})
+	go func() { defer close(done); cli.Start(ctx) }()
+	t.Cleanup(func() { cancel(); cli.Close(); <-done })
+	waitConnected(t, srv, app, 1)
+}
+
+// waitConnected waits until the admin API lists n connections of app.
+func waitConnected(t *testing.T, srv *quntest.Server, app string, n int) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		var out struct {
+			Connections []struct {
+				App         string
+				Connections int
+			}
+		}
+		if err := srv.Admin("GET", "/admin/v1/connections", nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for _, c := range out.Connections {
+			if c.App == app {
+				got = c.Connections
+			}
+		}
+		if got == n {
+			return
+		}
+	}
+	t.Fatalf("%s never had %d connections", app, n)
+}
+
+// journal is the delivery journal of a chat.
+type journal struct {
+	Events []struct {
+		EventID  string `json:"event_id"`
+		App      string
+		Type     string
+		Mode     string
+		Status   string
+		Attempts []struct {
+			EventID   string `json:"event_id"`
+			At        time.Time
+			Transport string
+			Target    string
+			OK        bool
+			Status    string
+			Answer    string
+		}
+	}
+}
+
+func journalOf(t *testing.T, srv *quntest.Server, chatID string) journal {
+	t.Helper()
+	var j journal
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+chatID, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func simulate(t *testing.T, srv *quntest.Server, body map[string]any) {
+	t.Helper()
+	if err := srv.Admin("POST", "/admin/v1/simulate", body, nil); err != nil {
+		t.Fatalf("simulate %v: %v", body, err)
+	}
+}
+
+// TestLongConnectionEvents: the official larkws client, pointed at qun,
+// receives every chat lifecycle event its bot is told of, typed, with the
+// fields of the change; its acks are journaled.
+func TestLongConnectionEvents(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	helper := newReceived()
+	connect(t, srv, helperApp, recorder(helper, "", ""))
+	cli := client(srv, appID)
+	lisi := openID(t, srv, demoTenant, "lisi", helperApp)
+	zhang := openID(t, srv, demoTenant, "zhangsan", helperApp)
+
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Events").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	if resp, err := cli.Im.V1.Chat.Update(ctx, larkim.NewUpdateChatReqBuilder().ChatId(id).
+		Body(larkim.NewUpdateChatReqBodyBuilder().Name("Events renamed").Build()).Build()); err != nil || !resp.Success() {
+		t.Fatalf("update: %v %+v", err, resp)
+	}
+	removeMembers(t, cli, id, "user_id", "lisi")
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "user001", "action": "join"})
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "user001", "action": "leave"})
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "zhangsan", "action": "rename", "name": "By hand"})
+	if resp, err := cli.Im.V1.Chat.Delete(ctx, larkim.NewDeleteChatReqBuilder().ChatId(id).Build()); err != nil || !resp.Success() {
+		t.Fatalf("delete: %v %+v", err, resp)
+	}
+	u1 := openID(t, srv, demoTenant, "user001", helperApp)
+	want := []string{
+		"im.chat.member.bot.added_v1 " + id + " operator= name=Events",
+		"im.chat.member.user.added_v1 " + id + " operator= users=" + lisi + "/李四/" + demoTenant,
+		"im.chat.updated_v1 " + id + " operator= name=Events->Events renamed",
+		"im.chat.member.user.deleted_v1 " + id + " operator= users=" + lisi + "/李四/" + demoTenant,
+		"im.chat.member.user.added_v1 " + id + " operator=" + u1 + " users=" + u1 + "/演示用户 001/" + demoTenant,
+		"im.chat.member.user.deleted_v1 " + id + " operator=" + u1 + " users=" + u1 + "/演示用户 001/" + demoTenant,
+		"im.chat.updated_v1 " + id + " operator=" + zhang + " name=Events renamed->By hand",
+		"im.chat.disbanded_v1 " + id + " operator= name=By hand",
+	}
+	got := helper.wait(t, len(want))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, h := range helper.headers {
+		if h.AppID != helperApp || h.TenantKey != demoTenant || len(h.EventID) != 32 || h.CreateTime == "" {
+			t.Errorf("header %+v", h)
+		}
+	}
+	helper.quiet(t, len(want))
+
+	// The journal has each event once, delivered over the long connection
+	// with the client's ack; the main app is not connected, so its events
+	// wait.
+	j := journalOf(t, srv, id)
+	var delivered, waiting int
+	for _, e := range j.Events {
+		switch {
+		case e.App == helperApp && e.Status == "delivered" && len(e.Attempts) == 1:
+			a := e.Attempts[0]
+			if !a.OK || a.Transport != "long_connection" || a.Status != "200" || !strings.Contains(a.Answer, `"code":200`) || !strings.Contains(a.Answer, "biz_rt=") || a.EventID != e.EventID {
+				t.Errorf("attempt %+v", a)
+			}
+			delivered++
+		case e.App == appID && e.Status == "pending" && len(e.Attempts) == 0:
+			waiting++
+		default:
+			t.Errorf("journal entry %+v", e)
+		}
+	}
+	if delivered != len(want) || waiting == 0 {
+		t.Errorf("journal: %d delivered, %d waiting; want %d delivered and some waiting", delivered, waiting, len(want))
+	}
+
+	// Once the main app connects, what waited for it is delivered.
+	mine := newReceived()
+	connect(t, srv, appID, recorder(mine, "", ""))
+	got = mine.wait(t, waiting)
+	mine.quiet(t, waiting)
+	lisiHere := openID(t, srv, demoTenant, "lisi", appID)
+	// Delivery runs in parallel: what waited arrives in any order.
+	slices.Sort(got)
+	if waiting != 7 || !slices.Contains(got, "im.chat.member.user.added_v1 "+id+" operator= users="+lisiHere+"/李四/"+demoTenant) || !strings.HasPrefix(got[0], "im.chat.disbanded_v1 "+id) {
+		t.Errorf("the main app got, once connected:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestWebhookEvents: the official dispatcher behind httpserverext, at a
+// request URL, answers the challenge when the URL is saved and receives
+// the events, plain and encrypted.
+func TestWebhookEvents(t *testing.T) {
+	for _, key := range []string{"", "encrypt-key-123"} {
+		t.Run(fmt.Sprintf("key=%q", key), func(t *testing.T) {
+			srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+			got := newReceived()
+			hook := httptest.NewServer(http.HandlerFunc(httpserverext.NewEventHandlerFunc(recorder(got, "v-token", key))))
+			defer hook.Close()
+			sub := map[string]any{"mode": "webhook", "url": hook.URL, "token": "v-token", "key": key}
+			if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+appID, map[string]any{"events": sub}, nil); err != nil {
+				t.Fatalf("subscribe: %v", err)
+			}
+			cli := client(srv, appID)
+			id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Hooks").Build())
+			addMembers(t, cli, id, "user_id", -1, "lisi", "user002")
+			lines := got.wait(t, 1)
+			if !strings.HasPrefix(lines[0], "im.chat.member.user.added_v1 "+id+" operator= users=") || strings.Count(lines[0], "/"+demoTenant) != 2 {
+				t.Errorf("event %s", lines[0])
+			}
+			if h := got.headers[0]; h.Token != "v-token" || h.AppID != appID {
+				t.Errorf("header %+v", h)
+			}
+			got.quiet(t, 1)
+			j := journalOf(t, srv, id)
+			if len(j.Events) != 1 || j.Events[0].Status != "delivered" || j.Events[0].Attempts[0].Transport != "webhook" || j.Events[0].Attempts[0].Target != hook.URL {
+				t.Errorf("journal %+v", j)
+			}
+		})
+	}
+}
+
+// TestWebhookChallengeRefused: a URL that does not echo the challenge is
+// not saved.
+func TestWebhookChallengeRefused(t *testing.T) {
+	srv := quntest.NewServer(t)
+	for name, h := range map[string]http.HandlerFunc{
+		"500":       func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) },
+		"garbage":   func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"challenge":"no"}`)) },
+		"wrong key": httpserverext.NewEventHandlerFunc(dispatcher.NewEventDispatcher("t", "another-key")),
+	} {
+		hook := httptest.NewServer(h)
+		err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+appID, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL, "token": "t", "key": "k"}}, nil)
+		hook.Close()
+		if err == nil || !strings.Contains(err.Error(), "challenge") {
+			t.Errorf("%s: %v, want the challenge refused", name, err)
+		}
+	}
+}
+
+// TestRedelivery: a handler that fails twice gets the event three times
+// with the same event_id, at the first attempt, about 15 s and 5 min
+// later, under the test clock; the journal has the three attempts.
+func TestRedelivery(t *testing.T) {
+	clock := quntest.NewClock()
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithClock(clock.Now))
+	got := newReceived()
+	got.fail = 2
+	hook := httptest.NewServer(http.HandlerFunc(httpserverext.NewEventHandlerFunc(recorder(got, "", ""))))
+	defer hook.Close()
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+appID, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Retry").Build())
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	// attempts waits until the journal has n attempts: an attempt is
+	// journaled after the handler answered.
+	attempts := func(n int) {
+		t.Helper()
+		for range 1000 {
+			j := journalOf(t, srv, id)
+			if len(j.Events) == 1 && len(j.Events[0].Attempts) == n {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("the journal never had %d attempts", n)
+	}
+	got.wait(t, 1)
+	attempts(1)
+	clock.Advance(14 * time.Second)
+	got.quiet(t, 1) // not yet
+	clock.Advance(time.Second)
+	got.wait(t, 2)
+	attempts(2)
+	clock.Advance(5*time.Minute - time.Second)
+	got.quiet(t, 2)
+	clock.Advance(time.Second)
+	got.wait(t, 3)
+	attempts(3)
+	got.quiet(t, 3)
+	if got.headers[0].EventID != got.headers[1].EventID || got.headers[1].EventID != got.headers[2].EventID {
+		t.Errorf("event_ids %q %q %q differ", got.headers[0].EventID, got.headers[1].EventID, got.headers[2].EventID)
+	}
+	j := journalOf(t, srv, id)
+	if len(j.Events) != 1 || j.Events[0].Status != "delivered" || len(j.Events[0].Attempts) != 3 {
+		t.Fatalf("journal %+v", j)
+	}
+	as := j.Events[0].Attempts
+	for i, want := range []struct {
+		wait   time.Duration // after the attempt before
+		ok     bool
+		status string
+	}{{0, false, "500"}, {15 * time.Second, false, "500"}, {5 * time.Minute, true, "200"}} {
+		d := time.Duration(0)
+		if i > 0 {
+			d = as[i].At.Sub(as[i-1].At)
+		}
+		if d < want.wait || d > want.wait+time.Second || as[i].OK != want.ok || as[i].Status != want.status {
+			t.Errorf("attempt %d %v after the one before, ok=%v status=%s; want %v, ok=%v status=%s", i, d, as[i].OK, as[i].Status, want.wait, want.ok, want.status)
+		}
+	}
+}
+
+// TestRolledBackChangeEmitsNothing: a change that fails after writing
+// tells nobody.
+func TestRolledBackChangeEmitsNothing(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Rollback").OwnerId(ownerOpenID).Build())
+	// The owner cannot leave: the simulated leave fails after nothing, and
+	// a remove of the owner with a member fails after removing the member.
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	before := len(journalOf(t, srv, id).Events)
+	err := srv.Admin("POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "zhangsan", "action": "remove", "users": []string{"lisi", "zhangsan"}}, nil)
+	if err == nil {
+		t.Fatal("removing the owner succeeded")
+	}
+	if n := len(journalOf(t, srv, id).Events); n != before {
+		t.Errorf("%d events after a rolled-back change, want %d", n, before)
+	}
+	if ids := memberIDs(t, cli, id, "user_id", 100); len(ids) != 2 {
+		t.Errorf("members %v: the failed change was not rolled back", ids)
+	}
+}

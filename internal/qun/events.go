@@ -1,0 +1,550 @@
+package qun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Events. A change to a chat is told to the bots that subscribed to it: the
+// Service writes each event to the store's outbox in the transaction of the
+// change (no event without its change, no change without its event), and
+// delivery workers (package events) push it, at least once, on the
+// platform's retry schedule. The rules of who is told what are here, once;
+// each dialect renders the payloads (EventFormat) and carries them.
+
+// EventKind names a change to a chat, before any platform names it.
+type EventKind string
+
+// Event kinds.
+const (
+	BotAdded      EventKind = "bot_added"
+	BotRemoved    EventKind = "bot_removed"
+	UsersAdded    EventKind = "users_added"
+	UsersRemoved  EventKind = "users_removed" // by another member
+	UsersLeft     EventKind = "users_left"    // on their own
+	ChatUpdated   EventKind = "chat_updated"  // name, description, avatar, settings, owner
+	ChatDisbanded EventKind = "chat_disbanded"
+)
+
+// Source says where a change came from.
+type Source string
+
+// Sources of changes.
+const (
+	// FromAPI: a dialect API called by an app.
+	FromAPI Source = "api"
+	// FromAdmin: the admin API or the console.
+	FromAdmin Source = "admin"
+	// FromClient: what a user did in the platform's client (simulated).
+	FromClient Source = "client"
+)
+
+// Change is one change to a chat that bots may be told of.
+type Change struct {
+	Kind EventKind
+	// Chat is the chat after the change; Before, for ChatUpdated, before.
+	Chat, Before Chat
+	// OperatorUser or OperatorApp made the change (both 0: the system).
+	OperatorUser, OperatorApp int64
+	// Users joined or left (UsersAdded, UsersRemoved, UsersLeft).
+	Users []int64
+	// Bot was added or removed (BotAdded, BotRemoved).
+	Bot    int64
+	Source Source
+	At     time.Time
+}
+
+// EventMode is how an app receives its events.
+type EventMode string
+
+// Event modes.
+const (
+	// Connection: the app holds a long connection to the platform (Feishu
+	// long connection, DingTalk Stream) and the node holding it delivers.
+	Connection EventMode = "connection"
+	// Webhook: the platform posts to the app's URL (Feishu request URL,
+	// DingTalk HTTP callback, WeCom callback URL); any node delivers.
+	Webhook EventMode = "webhook"
+)
+
+// Subscription is what an app subscribed to and how it is told.
+type Subscription struct {
+	Mode EventMode `json:"mode"`
+	// URL receives webhook pushes.
+	URL string `json:"url,omitempty"`
+	// Token is Feishu's verification token, DingTalk's or WeCom's callback
+	// Token.
+	Token string `json:"token,omitempty"`
+	// Key is Feishu's encrypt key (optional), DingTalk's aes_key or WeCom's
+	// EncodingAESKey (43 characters).
+	Key string `json:"key,omitempty"`
+	// Types are the platform's event types subscribed to; none means every
+	// chat event the platform has (EventTypes).
+	Types []string `json:"types,omitempty"`
+}
+
+// Wants reports whether the subscription covers an event type.
+func (s Subscription) Wants(typ string) bool {
+	return len(s.Types) == 0 || slices.Contains(s.Types, typ)
+}
+
+// Event types, as each platform names them.
+const (
+	FeishuBotAdded     = "im.chat.member.bot.added_v1"
+	FeishuBotDeleted   = "im.chat.member.bot.deleted_v1"
+	FeishuUserAdded    = "im.chat.member.user.added_v1"
+	FeishuUserDeleted  = "im.chat.member.user.deleted_v1"
+	FeishuUserWithdraw = "im.chat.member.user.withdrawn_v1"
+	FeishuChatUpdated  = "im.chat.updated_v1"
+	FeishuDisbanded    = "im.chat.disbanded_v1"
+
+	DingTalkAddMember   = "chat_add_member"
+	DingTalkRemove      = "chat_remove_member"
+	DingTalkQuit        = "chat_quit"
+	DingTalkOwner       = "chat_update_owner"
+	DingTalkTitle       = "chat_update_title"
+	DingTalkDisband     = "chat_disband"
+	WeComExternalChange = "change_external_chat"
+)
+
+// EventTypes lists the chat event types qun emits on a platform.
+func EventTypes(p Platform) []string {
+	switch p {
+	case Feishu:
+		return []string{FeishuBotAdded, FeishuBotDeleted, FeishuUserAdded, FeishuUserDeleted, FeishuChatUpdated, FeishuDisbanded}
+	case DingTalk:
+		return []string{DingTalkAddMember, DingTalkRemove, DingTalkQuit, DingTalkOwner, DingTalkTitle, DingTalkDisband}
+	case WeCom:
+		return []string{WeComExternalChange}
+	}
+	return nil
+}
+
+// typesOf names the events a change is on a platform (none: the platform
+// tells nobody).
+func typesOf(ch Change) []string {
+	p := ch.Chat.Platform
+	switch p {
+	case Feishu:
+		t := map[EventKind]string{
+			BotAdded: FeishuBotAdded, BotRemoved: FeishuBotDeleted, UsersAdded: FeishuUserAdded,
+			UsersRemoved: FeishuUserDeleted, UsersLeft: FeishuUserDeleted, ChatUpdated: FeishuChatUpdated,
+			ChatDisbanded: FeishuDisbanded,
+		}[ch.Kind]
+		if t == "" {
+			return nil
+		}
+		return []string{t}
+	case DingTalk:
+		switch ch.Kind {
+		case UsersAdded:
+			return []string{DingTalkAddMember}
+		case UsersRemoved:
+			return []string{DingTalkRemove}
+		case UsersLeft:
+			return []string{DingTalkQuit}
+		case ChatDisbanded:
+			return []string{DingTalkDisband}
+		case ChatUpdated:
+			var out []string
+			if ch.Before.Name != ch.Chat.Name {
+				out = append(out, DingTalkTitle)
+			}
+			if ch.Before.OwnerUser != ch.Chat.OwnerUser || ch.Before.OwnerApp != ch.Chat.OwnerApp {
+				out = append(out, DingTalkOwner)
+			}
+			return out
+		}
+	case WeCom:
+		// "通过API进行的操作不会产生回调": what apps do through the API
+		// is told to nobody; what users do in the client to a group chat
+		// is (change_external_chat), renames and owner changes included.
+		if ch.Source != FromClient || ch.Chat.Class != CorpGroup {
+			return nil
+		}
+		switch ch.Kind {
+		case UsersAdded, UsersRemoved, UsersLeft, ChatDisbanded:
+			return []string{WeComExternalChange}
+		case ChatUpdated:
+			if ch.Before.Name != ch.Chat.Name || ch.Before.OwnerUser != ch.Chat.OwnerUser {
+				return []string{WeComExternalChange}
+			}
+		}
+	}
+	return nil
+}
+
+// EventStatus is where an event is in its delivery.
+type EventStatus string
+
+// Event statuses.
+const (
+	EventPending   EventStatus = "pending"
+	EventDelivered EventStatus = "delivered"
+	// EventFailed: every attempt of the retry schedule failed.
+	EventFailed EventStatus = "failed"
+)
+
+// Event is one event in the outbox: what one app is told of one change.
+type Event struct {
+	ID int64 `json:"-"`
+	// EventID is the same on every attempt.
+	EventID  string    `json:"event_id"`
+	Platform Platform  `json:"platform"`
+	App      int64     `json:"-"`
+	AppKey   string    `json:"app"`
+	Tenant   string    `json:"tenant"`
+	ChatID   string    `json:"chat_id"`
+	Type     string    `json:"type"`
+	Mode     EventMode `json:"mode"`
+	// Body is the event's plaintext payload in the platform's shape; a
+	// transport encrypts and frames it.
+	Body      string      `json:"body"`
+	CreatedAt time.Time   `json:"created_at"`
+	Status    EventStatus `json:"status"`
+	Attempts  int         `json:"attempts"`
+	// DueAt is when the next attempt is due; zero when none is.
+	DueAt time.Time `json:"due_at"`
+}
+
+// Attempt is one try at delivering an event: the delivery journal.
+type Attempt struct {
+	ID    int64 `json:"-"`
+	Event int64 `json:"-"`
+	// EventID repeats the event's, for the journal's readers.
+	EventID   string    `json:"event_id"`
+	At        time.Time `json:"at"`
+	Node      string    `json:"node,omitempty"`
+	Transport string    `json:"transport"`
+	Target    string    `json:"target"`
+	OK        bool      `json:"ok"`
+	// Status is the answer's status ("200", "LATER", "timeout", …).
+	Status    string `json:"status"`
+	LatencyMS int64  `json:"latency_ms"`
+	// Answer is the start of what the receiver answered, or the error.
+	Answer string `json:"answer,omitempty"`
+}
+
+// EventFilter selects events for the journal. Zero fields do not filter.
+type EventFilter struct {
+	ChatID string
+	App    int64
+	Status EventStatus
+	// Before and Limit page through the events, newest first.
+	Before int64
+	Limit  int
+}
+
+// EventDraft is an event being written: what a format renders.
+type EventDraft struct {
+	Change  Change
+	App     App
+	Tenant  Tenant
+	Type    string
+	EventID string
+}
+
+// EventFormat renders events in one platform's shape; each dialect has
+// one, registered with Service.SetEventFormat before the Service serves.
+type EventFormat interface {
+	// RenderEvent returns the plaintext payload of the event.
+	RenderEvent(tx Tx, d EventDraft) ([]byte, error)
+}
+
+// SetEventFormat makes f render the events of platform p.
+func (s *Service) SetEventFormat(p Platform, f EventFormat) {
+	if s.formats == nil {
+		s.formats = make(map[Platform]EventFormat)
+	}
+	s.formats[p] = f
+}
+
+// Events returns the wake-up channel of the outbox: it receives (without
+// blocking the writer) when events may have been written.
+func (s *Service) Events() <-chan struct{} { return s.wake }
+
+// App reads an app by its ID.
+func (s *Service) App(ctx context.Context, id int64) (App, error) {
+	var a App
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		a, err = tx.App(id)
+		return err
+	})
+	return a, err
+}
+
+// NewEventID returns a fresh event ID (32 hexadecimal digits).
+func NewEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// subscriberCache keeps the subscribed apps of each tenant at one
+// directory version (see userCache): most changes find none, at the cost
+// of one meta read.
+type subscriberCache struct {
+	mu      sync.Mutex
+	version int64
+	apps    map[int64][]App
+}
+
+// subscribers returns the installed apps of a tenant with a subscription.
+func (s *Service) subscribers(tx Tx, p Platform, tenant int64) ([]App, error) {
+	v, err := directoryVersion(tx)
+	if err != nil {
+		return nil, err
+	}
+	c := &s.subs
+	c.mu.Lock()
+	if c.version == v {
+		if apps, ok := c.apps[tenant]; ok {
+			c.mu.Unlock()
+			return apps, nil
+		}
+	}
+	c.mu.Unlock()
+	all, err := tx.Apps(p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var apps []App
+	for _, a := range all {
+		if a.Events != nil && a.Installed {
+			apps = append(apps, a)
+		}
+	}
+	c.mu.Lock()
+	if c.version != v || c.apps == nil {
+		c.version, c.apps = v, make(map[int64][]App)
+	}
+	c.apps[tenant] = apps
+	c.mu.Unlock()
+	return apps, nil
+}
+
+// emit writes the events of changes to the outbox, in tx. Who is told
+// follows each platform's rules:
+//   - Feishu tells the bots in the chat (the bot itself of its being added
+//     or removed), when the app's bot ability is on.
+//   - DingTalk tells the apps whose robot is in the chat or that created
+//     it.
+//   - WeCom tells the subscribed apps of the corporation of what users do
+//     in the client (typesOf).
+//
+// Every app must have subscribed to the event's type.
+func (s *Service) emit(tx Tx, changes ...Change) error {
+	var out []Event
+	for _, ch := range changes {
+		types := typesOf(ch)
+		if len(types) == 0 {
+			continue
+		}
+		c := ch.Chat
+		subs, err := s.subscribers(tx, c.Platform, c.TenantID)
+		if err != nil {
+			return err
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		told, err := s.told(tx, ch, subs)
+		if err != nil {
+			return err
+		}
+		if len(told) == 0 {
+			continue
+		}
+		f := s.formats[c.Platform]
+		if f == nil {
+			continue // no dialect serves the platform: nobody to tell
+		}
+		tenant, err := tx.Tenant(c.TenantID)
+		if err != nil {
+			return err
+		}
+		for _, app := range told {
+			for _, typ := range types {
+				if !app.Events.Wants(typ) {
+					continue
+				}
+				d := EventDraft{Change: ch, App: app, Tenant: tenant, Type: typ, EventID: NewEventID()}
+				body, err := f.RenderEvent(tx, d)
+				if err != nil {
+					return err
+				}
+				out = append(out, Event{
+					EventID: d.EventID, Platform: c.Platform, App: app.ID, AppKey: app.Key, Tenant: tenant.Key,
+					ChatID: c.ChatID, Type: typ, Mode: app.Events.Mode, Body: string(body),
+					CreatedAt: ch.At, Status: EventPending, DueAt: ch.At,
+				})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := tx.AddEvents(out); err != nil {
+		return err
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// told picks, of the subscribed apps, those a change is told to.
+func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
+	c := ch.Chat
+	if c.Platform == WeCom {
+		return subs, nil
+	}
+	var candidates []int64
+	for _, a := range subs {
+		if c.Platform == Feishu && !a.Bot {
+			continue
+		}
+		if ch.Kind == BotAdded || ch.Kind == BotRemoved {
+			if a.ID == ch.Bot {
+				return []App{a}, nil
+			}
+			continue
+		}
+		candidates = append(candidates, a.ID)
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	in, err := tx.MembersOf(c.ID, nil, candidates)
+	if err != nil {
+		return nil, err
+	}
+	var out []App
+	for _, a := range subs {
+		member := slices.ContainsFunc(in, func(m Member) bool { return m.App == a.ID })
+		creator := c.Platform == DingTalk && c.CreatorApp == a.ID
+		if slices.Contains(candidates, a.ID) && (member || creator) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Retry schedules: the waits after each failed attempt, then the event
+// fails. Feishu re-pushes at about 15 s, 5 min, 1 h and 6 h; WeCom retries
+// three times, 5 s apart; DingTalk documents redelivery (a missing ack or
+// LATER) without a schedule, and qun uses 10 s, 1 min, 5 min, 1 h.
+var retrySchedule = map[Platform][]time.Duration{
+	Feishu:   {15 * time.Second, 5 * time.Minute, time.Hour, 6 * time.Hour},
+	DingTalk: {10 * time.Second, time.Minute, 5 * time.Minute, time.Hour},
+	WeCom:    {5 * time.Second, 5 * time.Second, 5 * time.Second},
+}
+
+// RetrySchedule returns the waits between a platform's attempts.
+func RetrySchedule(p Platform) []time.Duration { return slices.Clone(retrySchedule[p]) }
+
+// ClaimEvents leases up to limit due events to the caller for lease: the
+// webhook events, which any node delivers, and the connection events of
+// the apps in connected, which this node holds connections for. Of nodes
+// claiming together, each event goes to one.
+func (s *Service) ClaimEvents(ctx context.Context, connected []int64, limit int, lease time.Duration) ([]Event, error) {
+	var out []Event
+	err := s.store.Update(ctx, func(tx Tx) error {
+		out = out[:0]
+		now := s.now()
+		due, err := tx.DueEvents(now, connected, limit)
+		if err != nil {
+			return err
+		}
+		for _, e := range due {
+			e.DueAt = now.Add(lease)
+			if err := tx.UpdateEvent(e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DueEvents reports whether any event is due for the caller (a read
+// outside the writer, before claiming).
+func (s *Service) DueEvents(ctx context.Context, connected []int64) (bool, error) {
+	var any bool
+	err := s.store.View(ctx, func(tx Tx) error {
+		due, err := tx.DueEvents(s.now(), connected, 1)
+		any = len(due) > 0
+		return err
+	})
+	return any, err
+}
+
+// RecordAttempt journals an attempt at delivering the event with ID id
+// and schedules what follows: nothing once delivered, the next attempt
+// after the platform's wait, or nothing more once the schedule is spent.
+// later (DingTalk's LATER) counts as a failure that is retried.
+func (s *Service) RecordAttempt(ctx context.Context, id int64, a Attempt) (Event, error) {
+	var out Event
+	err := s.store.Update(ctx, func(tx Tx) error {
+		e, err := tx.Event(id)
+		if err != nil {
+			return err
+		}
+		a.Event, a.EventID = e.ID, e.EventID
+		if err := tx.AddAttempt(&a); err != nil {
+			return err
+		}
+		if e.Status != EventPending {
+			out = e // delivered by an earlier attempt that ran past its lease
+			return nil
+		}
+		e.Attempts++
+		schedule := retrySchedule[e.Platform]
+		switch {
+		case a.OK:
+			e.Status, e.DueAt = EventDelivered, time.Time{}
+		case e.Attempts > len(schedule):
+			e.Status, e.DueAt = EventFailed, time.Time{}
+		default:
+			e.DueAt = a.At.Add(schedule[e.Attempts-1])
+		}
+		out = e
+		return tx.UpdateEvent(e)
+	})
+	return out, err
+}
+
+// Journal lists events with their attempts, newest first.
+func (s *Service) Journal(ctx context.Context, f EventFilter) ([]Event, map[int64][]Attempt, error) {
+	var (
+		events   []Event
+		attempts map[int64][]Attempt
+	)
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if events, err = tx.Events(f); err != nil {
+			return err
+		}
+		ids := make([]int64, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		all, err := tx.Attempts(ids)
+		if err != nil {
+			return err
+		}
+		attempts = make(map[int64][]Attempt)
+		for _, a := range all {
+			attempts[a.Event] = append(attempts[a.Event], a)
+		}
+		return nil
+	})
+	return events, attempts, err
+}
