@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/qunhq/qun/internal/events"
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/ratelimit"
@@ -37,6 +39,8 @@ type Config struct {
 	Limiter ratelimit.Limiter
 	// MaxBody limits request bodies.
 	MaxBody int64
+	// Hub holds the node's Stream connections; nil refuses them.
+	Hub *events.Hub
 	// Logger receives handler errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +65,8 @@ type Handler struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// topics are the EVENT topics of each app's last Stream open here.
+	topics sync.Map
 }
 
 // New returns a Handler serving svc.
@@ -77,6 +83,8 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.api("POST /v1.0/im/group/update", permManage, h.updateGroup)
 	h.api("POST /v1.0/im/chat/{chatId}/convertToOpenConversationId", permRead, h.convertChatID)
 	h.api("POST /v1.0/im/subAdministrators", permManage, h.subAdministrators)
+	h.mux.HandleFunc("POST /v1.0/gateway/connections/open", h.openConnection)
+	h.mux.HandleFunc("GET /v1.0/gateway/connect", h.streamConnect)
 	h.mux.HandleFunc("/v1.0/", h.notFound)
 	h.mux.HandleFunc("GET /gettoken", h.getToken)
 	h.legacy("POST /chat/create", permManage, h.legacyCreate)
@@ -84,6 +92,7 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.legacy("GET /chat/get", permRead, h.legacyGet)
 	h.mux.HandleFunc("/gettoken", h.legacyNotFound)
 	h.mux.HandleFunc("/chat/", h.legacyNotFound)
+	svc.SetEventFormat(qun.DingTalk, eventFormat{})
 	return h
 }
 

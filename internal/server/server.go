@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/open-apis/", fs)
 	mux.Handle("/callback/", fs)
 	dcfg := cfg.DingTalk
-	dcfg.Logger = s.log
+	dcfg.Logger, dcfg.Hub = s.log, s.hub
 	ding := dingtalk.New(s.svc, dcfg)
 	mux.Handle("/v1.0/", ding)
 	mux.Handle("/gettoken", ding)
@@ -195,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnState:         s.trackConn,
 	}
-	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL}
+	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL, qun.DingTalk: ding.VerifyURL}
 	node := cfg.Node
 	if node == "" {
 		host, _ := os.Hostname()
@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.engine = events.NewEngine(s.svc, s.hub, events.Config{
 		Node:    node,
-		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs},
+		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs, qun.DingTalk: ding},
 		Logger:  s.log,
 		Observe: s.metrics.observeEvent,
 	})

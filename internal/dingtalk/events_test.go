@@ -1,0 +1,383 @@
+package dingtalk_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	im "github.com/alibabacloud-go/dingtalk/im_1_0"
+	"github.com/alibabacloud-go/tea/tea"
+	streamclient "github.com/open-dingtalk/dingtalk-stream-sdk-go/client"
+	"github.com/open-dingtalk/dingtalk-stream-sdk-go/event"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+// got collects what a bot's handler received, one line per event:
+// "<eventType> userId=<…> title=… owner=… operator=…".
+type got struct {
+	mu      sync.Mutex
+	lines   []string
+	ids     []string
+	notify  chan struct{}
+	later   int // answer LATER this many times more
+	headers []event.EventHeader
+}
+
+func newGot() *got { return &got{notify: make(chan struct{}, 256)} }
+
+type groupEvent struct {
+	ChatID             string   `json:"chatId"`
+	CorpID             string   `json:"corpId"`
+	Operator           string   `json:"operator"`
+	OpenConversationID string   `json:"openConversationId"`
+	UserID             []string `json:"userId"`
+	UnionID            []string `json:"unionId"`
+	Title              string   `json:"title"`
+	Owner              string   `json:"owner"`
+	EventType          string   `json:"eventType"`
+	TimeStamp          string   `json:"timeStamp"`
+	// The HTTP callback's flattened fields.
+	FlatType string `json:"EventType"`
+	EventID  string `json:"eventId"`
+}
+
+func (g *got) add(id string, e groupEvent) bool {
+	g.mu.Lock()
+	defer func() { g.mu.Unlock(); g.notify <- struct{}{} }()
+	line := fmt.Sprintf("%s userId=%s operator=%s", e.EventType, strings.Join(e.UserID, ","), e.Operator)
+	if e.Title != "" {
+		line += " title=" + e.Title
+	}
+	if e.Owner != "" {
+		line += " owner=" + e.Owner
+	}
+	g.lines = append(g.lines, line)
+	g.ids = append(g.ids, id)
+	if g.later > 0 {
+		g.later--
+		return false
+	}
+	return true
+}
+
+func (g *got) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		g.mu.Lock()
+		if len(g.lines) >= n {
+			out := append([]string(nil), g.lines...)
+			g.mu.Unlock()
+			return out
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.notify:
+		case <-deadline:
+			t.Fatalf("got %d events, want %d: %q", len(g.lines), n, g.lines)
+		}
+	}
+}
+
+func (g *got) quiet(t *testing.T, n int) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.lines) > n {
+		t.Errorf("got %d events, want %d: %q", len(g.lines), n, g.lines[n:])
+	}
+}
+
+// stream starts the official Stream client of app against srv, every
+// EVENT routed to g, and waits until qun holds the connection.
+func stream(t *testing.T, srv *quntest.Server, app string, g *got) {
+	t.Helper()
+	cli := streamclient.NewStreamClient(
+		streamclient.WithAppCredential(streamclient.NewAppCredentialConfig(app, secrets[app])),
+		streamclient.WithOpenApiHost(srv.URL),
+		streamclient.WithAutoReconnect(false),
+	)
+	cli.RegisterAllEventRouter(event.NewDefaultEventFrameHandler(func(_ context.Context, h *event.EventHeader, raw []byte) (event.EventProcessStatusType, error) {
+		var e groupEvent
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Errorf("event data %s: %v", raw, err)
+		}
+		g.mu.Lock()
+		g.headers = append(g.headers, *h)
+		g.mu.Unlock()
+		if !g.add(h.EventId, e) {
+			return event.EventProcessStatusKLater, nil
+		}
+		return event.EventProcessStatusKSuccess, nil
+	}).OnEventReceived)
+	if err := cli.Start(context.Background()); err != nil {
+		t.Fatalf("stream start: %v", err)
+	}
+	t.Cleanup(cli.Close)
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		var out struct{ Connections []struct{ App string } }
+		if err := srv.Admin("GET", "/admin/v1/connections", nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Connections) > 0 {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the stream connection never registered")
+		}
+	}
+}
+
+// TestStreamEvents: the official Stream SDK, pointed at qun with
+// WithOpenApiHost, receives the group events of a group its app created,
+// from the API and from users in the client.
+func TestStreamEvents(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	g := newGot()
+	stream(t, srv, appKey, g)
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tea.StringValue(resp.Body.Chatid)
+	steps := []*im.UpdateGroupRequest{
+		{Chatid: tea.String(id), AddUseridlist: tea.StringSlice([]string{"lisi", "user001"})},
+		{Chatid: tea.String(id), Name: tea.String("Renamed")},
+		{Chatid: tea.String(id), Owner: tea.String("lisi")},
+		{Chatid: tea.String(id), DelUseridlist: tea.StringSlice([]string{"user001"})},
+	}
+	for _, s := range steps {
+		if _, err := demo.update(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []map[string]any{
+		{"chat_id": id, "user": "userId", "action": "leave"},
+		{"chat_id": id, "user": "lisi", "action": "dissolve"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/simulate", a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"chat_add_member userId=lisi,user001 operator=",
+		"chat_update_title userId= operator= title=Renamed",
+		"chat_update_owner userId= operator= owner=lisi",
+		"chat_remove_member userId=user001 operator=",
+		"chat_quit userId=userId operator=userId",
+		"chat_disband userId= operator=lisi",
+	}
+	// Deliveries run in parallel, in no promised order (as on DingTalk).
+	lines := g.wait(t, len(want))
+	sort.Strings(lines)
+	sort.Strings(want)
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	for _, h := range g.headers {
+		if h.EventCorpId != corpID || h.EventUnifiedAppId != appKey || len(h.EventId) != 32 || h.EventBornTime == 0 {
+			t.Errorf("header %+v", h)
+		}
+	}
+	g.quiet(t, len(want))
+}
+
+// TestStreamLater: a handler answering LATER gets the event again, with
+// the same eventId, after the retry wait (10 s) under the test clock.
+func TestStreamLater(t *testing.T) {
+	clock := quntest.NewClock()
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithClock(clock.Now))
+	g := newGot()
+	g.later = 1
+	stream(t, srv, appKey, g)
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.update(&im.UpdateGroupRequest{Chatid: resp.Body.Chatid, AddUseridlist: tea.StringSlice([]string{"lisi"})}); err != nil {
+		t.Fatal(err)
+	}
+	g.wait(t, 1)
+	waitAttempts(t, srv, tea.StringValue(resp.Body.Chatid), 1)
+	clock.Advance(9 * time.Second)
+	g.quiet(t, 1)
+	clock.Advance(time.Second)
+	g.wait(t, 2)
+	waitAttempts(t, srv, tea.StringValue(resp.Body.Chatid), 2)
+	g.quiet(t, 2)
+	if g.ids[0] != g.ids[1] {
+		t.Errorf("eventIds %s and %s differ", g.ids[0], g.ids[1])
+	}
+	var j struct {
+		Events []struct {
+			Status   string
+			Attempts []struct {
+				OK     bool
+				Status string
+			}
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+tea.StringValue(resp.Body.Chatid), nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Events) != 1 || j.Events[0].Status != "delivered" || j.Events[0].Attempts[0].Status != "LATER" || !j.Events[0].Attempts[1].OK {
+		t.Errorf("journal %+v", j)
+	}
+}
+
+func waitAttempts(t *testing.T, srv *quntest.Server, chat string, n int) {
+	t.Helper()
+	for range 1000 {
+		var j struct{ Events []struct{ Attempts []any } }
+		if err := srv.Admin("GET", "/admin/v1/events?chat_id="+chat, nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, e := range j.Events {
+			total += len(e.Attempts)
+		}
+		if total >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the journal never had %d attempts", n)
+}
+
+// TestRolledBackUpdateEmitsNothing: an update that adds members and then
+// fails (the new owner is not in the group) tells nobody.
+func TestRolledBackUpdateEmitsNothing(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	g := newGot()
+	stream(t, srv, appKey, g)
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = demo.update(&im.UpdateGroupRequest{Chatid: resp.Body.Chatid, AddUseridlist: tea.StringSlice([]string{"lisi"}), Owner: tea.String("user002")})
+	wantSDKError(t, "owner not in the group", err, 400, "parameter.invalid")
+	g.quiet(t, 0)
+	var j struct{ Events []any }
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+tea.StringValue(resp.Body.Chatid), nil, &j); err != nil || len(j.Events) != 0 {
+		t.Errorf("journal %v %v", j, err)
+	}
+}
+
+// callbackKey and the decoder below follow DingTalk's callback document
+// (and WeCom's, whose scheme it is), independently of qun's code: there
+// is no official Go decoder.
+const (
+	callbackToken = "cbtoken"
+	callbackKey   = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+func sign(parts ...string) string {
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(sum[:])
+}
+
+func decrypt(t *testing.T, enc string) ([]byte, string) {
+	key, _ := base64.StdEncoding.DecodeString(callbackKey + "=")
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(raw)%16 != 0 {
+		t.Fatalf("ciphertext %q", enc)
+	}
+	block, _ := aes.NewCipher(key)
+	plain := make([]byte, len(raw))
+	cipher.NewCBCDecrypter(block, key[:16]).CryptBlocks(plain, raw)
+	pad := int(plain[len(plain)-1])
+	if pad < 1 || pad > 32 || len(plain)%32 != 0 {
+		t.Fatalf("padding %d of %d bytes: not PKCS#7 to 32", pad, len(plain))
+	}
+	plain = plain[:len(plain)-pad]
+	n := binary.BigEndian.Uint32(plain[16:20])
+	return plain[20 : 20+n], string(plain[20+n:])
+}
+
+func encrypt(msg, receiver string) string {
+	key, _ := base64.StdEncoding.DecodeString(callbackKey + "=")
+	var b bytes.Buffer
+	b.WriteString("0123456789abcdef")
+	binary.Write(&b, binary.BigEndian, uint32(len(msg)))
+	b.WriteString(msg + receiver)
+	pad := 32 - b.Len()%32
+	b.Write(bytes.Repeat([]byte{byte(pad)}, pad))
+	block, _ := aes.NewCipher(key)
+	out := make([]byte, b.Len())
+	cipher.NewCBCEncrypter(block, key[:16]).CryptBlocks(out, b.Bytes())
+	return base64.StdEncoding.EncodeToString(out)
+}
+
+// TestHTTPCallback: with an HTTP callback URL, the URL is checked with
+// check_url when saved, and events arrive encrypted, signed, flattened.
+func TestHTTPCallback(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	g := newGot()
+	var checked bool
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var body struct{ Encrypt string }
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &body); err != nil || sign(callbackToken, q.Get("timestamp"), q.Get("nonce"), body.Encrypt) != q.Get("msg_signature") {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		msg, receiver := decrypt(t, body.Encrypt)
+		if receiver != appKey {
+			t.Errorf("receiver %q, want the appKey", receiver)
+		}
+		var e groupEvent
+		json.Unmarshal(msg, &e)
+		if e.FlatType == "check_url" {
+			checked = true
+		} else {
+			e.EventType = e.FlatType
+			g.add(e.EventID, e)
+		}
+		enc := encrypt("success", appKey)
+		json.NewEncoder(w).Encode(map[string]string{"msg_signature": sign(callbackToken, "1700000000000", "n0nce", enc), "timeStamp": "1700000000000", "nonce": "n0nce", "encrypt": enc})
+	}))
+	defer hook.Close()
+	sub := map[string]any{"mode": "webhook", "url": hook.URL + "/cb?x=1", "token": callbackToken, "key": callbackKey}
+	if err := srv.Admin("PATCH", "/admin/v1/apps/dingtalk/"+appKey, map[string]any{"events": sub}, nil); err != nil || !checked {
+		t.Fatalf("subscribe: %v (check_url seen: %v)", err, checked)
+	}
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.update(&im.UpdateGroupRequest{Chatid: resp.Body.Chatid, AddUseridlist: tea.StringSlice([]string{"lisi"})}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := g.wait(t, 1); lines[0] != "chat_add_member userId=lisi operator=" || len(g.ids[0]) != 32 {
+		t.Errorf("event %q id %q", lines[0], g.ids[0])
+	}
+	g.quiet(t, 1)
+	// A wrong token is refused when saved.
+	sub["token"] = "other"
+	if err := srv.Admin("PATCH", "/admin/v1/apps/dingtalk/"+appKey, map[string]any{"events": sub}, nil); err == nil || !strings.Contains(err.Error(), "check_url") {
+		t.Errorf("a callback URL answering with another token was saved: %v", err)
+	}
+}
