@@ -195,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnState:         s.trackConn,
 	}
-	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL, qun.DingTalk: ding.VerifyURL}
+	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL, qun.DingTalk: ding.VerifyURL, qun.WeCom: wc.VerifyURL}
 	node := cfg.Node
 	if node == "" {
 		host, _ := os.Hostname()
@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.engine = events.NewEngine(s.svc, s.hub, events.Config{
 		Node:    node,
-		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs, qun.DingTalk: ding},
+		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs, qun.DingTalk: ding, qun.WeCom: wc},
 		Logger:  s.log,
 		Observe: s.metrics.observeEvent,
 	})

@@ -97,6 +97,7 @@ func New(svc *qun.Service, cfg Config) *Handler {
 		h.write(c, nil, errNoSuchAPI)
 	})
 	h.clientRoutes()
+	svc.SetEventFormat(qun.WeCom, eventFormat{})
 	return h
 }
 

@@ -1,0 +1,153 @@
+package wecom_test
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	workwx "github.com/xen0n/go-workwx"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+const (
+	callbackToken = "wxtoken"
+	callbackKey   = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+// inbox is a developer's callback handler: what go-workwx decoded.
+type inbox struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (b *inbox) OnIncomingMessage(m *workwx.RxMessage) error {
+	line := string(m.MsgType) + " " + string(m.Event) + " " + string(m.ChangeType)
+	if c, ok := m.EventChangeExternalChat(); ok {
+		line += " " + c.GetChatID() + " from=" + c.GetFromUserName() + " to=" + c.GetToUserName()
+	}
+	b.mu.Lock()
+	b.got = append(b.got, line)
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *inbox) wait(t *testing.T, n int) []string {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		b.mu.Lock()
+		if len(b.got) >= n {
+			out := slices.Clone(b.got)
+			b.mu.Unlock()
+			return out
+		}
+		b.mu.Unlock()
+	}
+	t.Fatalf("got %q, want %d callbacks", b.got, n)
+	return nil
+}
+
+// TestCallbacks: go-workwx's NewHTTPHandler, at the app's callback URL,
+// verifies the echostr check when the URL is saved, then decodes the
+// change_external_chat callbacks of what users do in the client; what
+// the app did itself is told to nobody.
+func TestCallbacks(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	box := &inbox{}
+	h, err := workwx.NewHTTPHandler(callbackToken, callbackKey, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := httptest.NewServer(h)
+	defer hook.Close()
+	sub := map[string]any{"mode": "webhook", "url": hook.URL, "token": callbackToken, "key": callbackKey}
+	if err := srv.Admin("PATCH", "/admin/v1/apps/wecom/"+agent+"?tenant="+corp, map[string]any{"events": sub}, nil); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	signIn(t, srv, zhangsan)
+	r := invoke(t, srv, "miniprogram", "createCorpGroupChat", zhangsan, map[string]any{"groupName": "Callbacks", "userIds": []string{"lisi", "user001"}}, nil)
+	if r.ErrMsg != "createCorpGroupChat:ok" {
+		t.Fatalf("create: %+v", r)
+	}
+	id := r.ChatID
+	for _, a := range []map[string]any{
+		{"chat_id": id, "user": "lisi", "action": "leave"},
+		{"chat_id": id, "user": "zhangsan", "action": "add", "users": []string{"user002"}},
+		{"chat_id": id, "user": "zhangsan", "action": "rename", "name": "Renamed"},
+		{"chat_id": id, "user": "zhangsan", "action": "dissolve"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/simulate", a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := box.wait(t, 4)
+	slices.Sort(got)
+	tail := " " + id + " from=sys to=" + corp
+	want := []string{"event change_external_chat dismiss" + tail, "event change_external_chat update" + tail, "event change_external_chat update" + tail, "event change_external_chat update" + tail}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("callbacks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The journal has the details go-workwx does not model.
+	var j struct {
+		Events []struct {
+			Body     string
+			Status   string
+			Attempts []struct{ Transport, Status string }
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, e := range j.Events {
+		if e.Status != "delivered" || e.Attempts[0].Transport != "callback" || e.Attempts[0].Status != "200" {
+			t.Errorf("journal entry %+v", e)
+		}
+		for _, d := range []string{"<UpdateDetail><![CDATA[del_member]]></UpdateDetail><QuitScene>0</QuitScene>", "<UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>0</JoinScene>", "change_name", "dismiss"} {
+			if strings.Contains(e.Body, d) {
+				details = append(details, d)
+			}
+		}
+	}
+	if len(details) != 4 {
+		t.Errorf("details %q in %+v", details, j)
+	}
+
+	// A URL whose handler has another token is refused.
+	other, _ := workwx.NewHTTPHandler("another", callbackKey, box)
+	hook2 := httptest.NewServer(other)
+	defer hook2.Close()
+	sub["url"] = hook2.URL
+	if err := srv.Admin("PATCH", "/admin/v1/apps/wecom/"+agent+"?tenant="+corp, map[string]any{"events": sub}, nil); err == nil || !strings.Contains(err.Error(), "echostr") {
+		t.Errorf("saving a URL that fails the check: %v", err)
+	}
+}
+
+// TestAPIChangesTellNobody: what an app does through appchat produces no
+// callback.
+func TestAPIChangesTellNobody(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	box := &inbox{}
+	h, _ := workwx.NewHTTPHandler(callbackToken, callbackKey, box)
+	hook := httptest.NewServer(h)
+	defer hook.Close()
+	if err := srv.Admin("PATCH", "/admin/v1/apps/wecom/"+agent+"?tenant="+corp, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL, "token": callbackToken, "key": callbackKey}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := app(srv)
+	id, err := a.CreateAppchat(&workwx.ChatInfo{Name: "API", OwnerUserID: "zhangsan", MemberUserIDs: []string{"zhangsan", "lisi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Admin("POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "lisi", "action": "leave"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var j struct{ Events []any }
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil || len(j.Events) != 0 || len(box.got) != 0 {
+		t.Errorf("an appchat change was told: %v %v %q", j, err, box.got)
+	}
+}
