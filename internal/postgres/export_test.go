@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -36,4 +37,10 @@ func Explain(db *DB, query string, args []any) ([]string, error) {
 		return rows.Err()
 	})
 	return out, err
+}
+
+// Migrations counts the embedded migrations.
+func Migrations() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
 }

@@ -50,6 +50,7 @@ var exceptions = []struct {
 	{regexp.MustCompile(`^DELETE FROM \w+$`), "Reset wipes the store: its cost is the store's size by definition"},
 	{regexp.MustCompile(`^SELECT b FROM friendships WHERE a = \? UNION SELECT a FROM friendships WHERE b = \? ORDER BY 1$`), "sorts one user's friends (both index seeks)"},
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id( DESC)? LIMIT \?$`), "reads LIMIT chats in id order and stops (the admin listing and the console are limited)"},
+	{regexp.MustCompile(`FROM events (WHERE id < \? )?ORDER BY id DESC LIMIT \?$`), "the unfiltered journal reads LIMIT events newest first and stops"},
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id$`), "the conformance suite lists every chat; no API does (the admin listing is limited)"},
 	{regexp.MustCompile(`FROM chats c WHERE \(EXISTS \(SELECT 1 FROM members WHERE chat_id = c\.id AND app_id = \?\) OR \(c\.public = 1 AND c\.tenant_id = \?\)\) AND c\.status = \? ORDER BY c\.id$`), "only the conformance suite asks for a bot's chats with its tenant's public ones without a keyword; the core asks with one (search), which the gram index drives"},
 	{regexp.MustCompile(`^SELECT id, search FROM chats$`), "fills the search index once, when a database is upgraded to schema 6"},

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -402,6 +404,187 @@ func testCreateWithMembers(t *testing.T, s qun.Store) {
 		byBot := must[[]qun.Chat](t)(tx.Chats(qun.ChatFilter{MemberApp: app.ID, Order: qun.ByActivity, Limit: 10}))
 		if len(byBot) != 1 || byBot[0].ID != c.ID {
 			t.Errorf("the bot's chats by activity: %+v", byBot)
+		}
+		return nil
+	})
+}
+
+// testOutbox: events and their attempts round-trip; DueEvents finds the
+// webhook events due and the connection events of the apps asked for,
+// oldest due first; a claim by one Update hides an event from a
+// concurrent one; the journal pages newest first by chat, app and status;
+// deleting an app deletes its events; a rolled-back Update leaves none.
+func testOutbox(t *testing.T, s qun.Store) {
+	tenant, app, _ := seed(t, s, qun.Feishu, "t1", 0)
+	other := qun.App{Platform: qun.Feishu, TenantID: tenant.ID, Key: "cli_other", Secret: "s", Bot: true, Installed: true}
+	update(t, s, func(tx qun.Tx) error { return tx.CreateApp(&other) })
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	ev := func(n int, a qun.App, mode qun.EventMode, chat string, due time.Duration) qun.Event {
+		return qun.Event{
+			EventID: fmt.Sprintf("%032d", n), Platform: qun.Feishu, App: a.ID, AppKey: a.Key, Tenant: tenant.Key,
+			ChatID: chat, Type: qun.FeishuUserAdded, Mode: mode, Body: fmt.Sprintf(`{"n":%d}`, n),
+			CreatedAt: t0, Status: qun.EventPending, DueAt: t0.Add(due),
+		}
+	}
+	es := []qun.Event{
+		ev(1, app, qun.Webhook, "oc_a", 2*time.Second),
+		ev(2, app, qun.Webhook, "oc_a", time.Second),
+		ev(3, other, qun.Connection, "oc_b", 0),
+		ev(4, app, qun.Connection, "oc_b", 0),
+		ev(5, app, qun.Webhook, "oc_b", time.Hour),
+	}
+	update(t, s, func(tx qun.Tx) error { return tx.AddEvents(es) })
+	for i, e := range es {
+		if e.ID == 0 || (i > 0 && e.ID <= es[i-1].ID) {
+			t.Fatalf("event IDs %v: not set in order", es)
+		}
+	}
+	ids := func(es []qun.Event) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.EventID[30:])
+		}
+		return out
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[qun.Event](t)(tx.Event(es[0].ID))
+		if !reflect.DeepEqual(got, es[0]) {
+			t.Errorf("Event = %+v, want %+v", got, es[0])
+		}
+		for _, c := range []struct {
+			now       time.Duration
+			connected []int64
+			limit     int
+			want      []string
+		}{
+			{0, nil, 10, nil},
+			{time.Second, nil, 10, []string{"02"}},
+			{2 * time.Second, nil, 10, []string{"02", "01"}},
+			{2 * time.Second, []int64{other.ID}, 10, []string{"03", "02", "01"}},
+			{2 * time.Second, []int64{app.ID, other.ID}, 10, []string{"03", "04", "02", "01"}},
+			{2 * time.Second, []int64{app.ID, other.ID}, 2, []string{"03", "04"}},
+			{2 * time.Hour, nil, 10, []string{"02", "01", "05"}},
+		} {
+			got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(c.now), c.connected, c.limit)))
+			slices.Sort(got[:min(len(got), 2)]) // 03 and 04 are due together
+			want := slices.Clone(c.want)
+			slices.Sort(want[:min(len(want), 2)])
+			if !slices.Equal(got, want) {
+				t.Errorf("DueEvents(+%v, %v, %d) = %v, want %v", c.now, c.connected, c.limit, got, c.want)
+			}
+		}
+		if _, err := tx.Event(99999); qun.ErrorCode(err) != qun.ENotFound {
+			t.Errorf("Event(unknown) = %v, want ENotFound", err)
+		}
+		return nil
+	})
+
+	// Delivered: no longer due; an attempt journaled.
+	done := es[1]
+	done.Status, done.DueAt, done.Attempts = qun.EventDelivered, time.Time{}, 1
+	a := qun.Attempt{Event: done.ID, EventID: done.EventID, At: t0.Add(time.Second), Node: "n1", Transport: "webhook", Target: "http://x", OK: true, Status: "200", LatencyMS: 7, Answer: "ok"}
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.UpdateEvent(done); err != nil {
+			return err
+		}
+		return tx.AddAttempt(&a)
+	})
+	if a.ID == 0 {
+		t.Error("attempt ID not set")
+	}
+	view(t, s, func(tx qun.Tx) error {
+		if got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(time.Hour), nil, 10))); !slices.Equal(got, []string{"01", "05"}) {
+			t.Errorf("due after delivery: %v", got)
+		}
+		as := must[[]qun.Attempt](t)(tx.Attempts([]int64{done.ID, es[0].ID}))
+		if len(as) != 1 || !reflect.DeepEqual(as[0], a) {
+			t.Errorf("Attempts = %+v, want [%+v]", as, a)
+		}
+		for _, c := range []struct {
+			f    qun.EventFilter
+			want []string
+		}{
+			{qun.EventFilter{}, []string{"05", "04", "03", "02", "01"}},
+			{qun.EventFilter{Limit: 2}, []string{"05", "04"}},
+			{qun.EventFilter{Before: es[3].ID, Limit: 2}, []string{"03", "02"}},
+			{qun.EventFilter{ChatID: "oc_a"}, []string{"02", "01"}},
+			{qun.EventFilter{App: other.ID}, []string{"03"}},
+			{qun.EventFilter{Status: qun.EventDelivered}, []string{"02"}},
+			{qun.EventFilter{ChatID: "oc_b", App: app.ID, Status: qun.EventPending}, []string{"05", "04"}},
+		} {
+			if got := ids(must[[]qun.Event](t)(tx.Events(c.f))); !slices.Equal(got, c.want) {
+				t.Errorf("Events(%+v) = %v, want %v", c.f, got, c.want)
+			}
+		}
+		return nil
+	})
+
+	// Two claims of the same due event: one wins.
+	var wg sync.WaitGroup
+	var claimed sync.Map
+	for n := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx qun.Tx) error {
+				claimed.Delete(n)
+				due, err := tx.DueEvents(t0.Add(time.Hour), nil, 10)
+				if err != nil {
+					return err
+				}
+				for _, e := range due {
+					e.DueAt = t0.Add(2 * time.Hour)
+					if err := tx.UpdateEvent(e); err != nil {
+						return err
+					}
+					claimed.Store(n, e.EventID)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("claim: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	claimed.Range(func(_, _ any) bool { winners++; return true })
+	if winners != 1 {
+		t.Errorf("%d Updates claimed the one due event, want 1", winners)
+	}
+
+	// A rolled-back Update writes no event.
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx qun.Tx) error {
+		if err := tx.AddEvents([]qun.Event{ev(6, app, qun.Webhook, "oc_c", 0)}); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v", err)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		if got := must[[]qun.Event](t)(tx.Events(qun.EventFilter{ChatID: "oc_c"})); len(got) != 0 {
+			t.Errorf("a rolled-back event was kept: %+v", got)
+		}
+		return nil
+	})
+
+	// Deleting an app deletes its events and their attempts; Reset the rest.
+	update(t, s, func(tx qun.Tx) error { return tx.DeleteApp(other.ID) })
+	view(t, s, func(tx qun.Tx) error {
+		if got := must[[]qun.Event](t)(tx.Events(qun.EventFilter{App: other.ID})); len(got) != 0 {
+			t.Errorf("events of a deleted app: %+v", got)
+		}
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error { return tx.Reset() })
+	view(t, s, func(tx qun.Tx) error {
+		if got := must[[]qun.Event](t)(tx.Events(qun.EventFilter{})); len(got) != 0 {
+			t.Errorf("events after Reset: %+v", got)
+		}
+		if got := must[[]qun.Attempt](t)(tx.Attempts([]int64{done.ID})); len(got) != 0 {
+			t.Errorf("attempts after Reset: %+v", got)
 		}
 		return nil
 	})

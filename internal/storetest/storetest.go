@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Purge", testPurge},
 		{"Batches", testBatches},
 		{"CreateWithMembers", testCreateWithMembers},
+		{"Outbox", testOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
