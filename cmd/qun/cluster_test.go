@@ -97,20 +97,27 @@ type proc struct {
 // is ready.
 func (c *cluster) start(args ...string) *proc {
 	c.t.Helper()
+	return spawn(c.t, append([]string{"--db", c.db, "--redis", c.redis}, args...)...)
+}
+
+// spawn runs `qun serve` as a process on a free port with the cluster's
+// admin token and args, and waits until it is ready.
+func spawn(t *testing.T, args ...string) *proc {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(qunBinary(c.t), "serve", "--addr", addr, "--db", c.db, "--redis", c.redis, "--admin-token", clusterAdmin, "--log-level", "warn")
+	cmd := exec.Command(qunBinary(t), "serve", "--addr", addr, "--admin-token", clusterAdmin, "--log-level", "warn")
 	cmd.Args = append(cmd.Args, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	p := &proc{URL: "http://" + addr, cmd: cmd}
-	c.t.Cleanup(func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() })
+	t.Cleanup(func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.URL + "/readyz")
@@ -121,7 +128,7 @@ func (c *cluster) start(args ...string) *proc {
 			}
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("node %s did not get ready: %v", addr, err)
+			t.Fatalf("node %s did not get ready: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
