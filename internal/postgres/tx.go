@@ -818,6 +818,11 @@ func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
 	return int(tag.RowsAffected()), tx.fail("dedupe", err)
 }
 
+func (tx *tx) PurgeEvents(before time.Time, limit int) (int, error) {
+	tag, err := tx.exec(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE due_at IS NULL AND created_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
+	return int(tag.RowsAffected()), tx.fail("events", err)
+}
+
 func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
 	tag, err := tx.exec(`DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return int(tag.RowsAffected()), tx.fail("tokens", err)
@@ -872,8 +877,8 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 	for i := range es {
 		e := &es[i]
 		conn, due, data := sqlstore.EventRow(*e)
-		err := tx.scanRow(`INSERT INTO events (event_id, app_id, chat_id, conn, status, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			[]any{e.EventID, e.App, e.ChatID, conn, string(e.Status), due, data}, &e.ID)
+		err := tx.scanRow(`INSERT INTO events (event_id, app_id, chat_id, conn, status, created_at, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			[]any{e.EventID, e.App, e.ChatID, conn, string(e.Status), sqlstore.MS(e.CreatedAt), due, data}, &e.ID)
 		if err != nil {
 			return tx.fail("event", err)
 		}

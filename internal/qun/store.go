@@ -180,6 +180,11 @@ type Tx interface {
 	// Attempts lists the attempts at the given events, oldest first.
 	Attempts(events []int64) ([]Attempt, error)
 
+	// PurgeEvents deletes up to limit events no longer due (delivered or
+	// failed) created before t, with their attempts, and reports how many
+	// it deleted.
+	PurgeEvents(before time.Time, limit int) (int, error)
+
 	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error

@@ -239,8 +239,8 @@ func (s *Server) startHousekeeping() {
 			switch {
 			case err != nil && ctx.Err() == nil:
 				s.log.Warn("housekeeping failed", "err", err)
-			case p.Dedupe+p.Tokens > 0:
-				s.log.Debug("housekeeping", "dedupe_deleted", p.Dedupe, "tokens_deleted", p.Tokens)
+			case p.Dedupe+p.Tokens+p.Events > 0:
+				s.log.Debug("housekeeping", "dedupe_deleted", p.Dedupe, "tokens_deleted", p.Tokens, "events_deleted", p.Events)
 			}
 		}
 	}()

@@ -618,6 +618,11 @@ func (tx *tx) PurgeDedupe(before time.Time, limit int) (int, error) {
 	return purged("dedupe", res, err)
 }
 
+func (tx *tx) PurgeEvents(before time.Time, limit int) (int, error) {
+	res, err := tx.exec(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE due_at IS NULL AND created_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
+	return purged("events", res, err)
+}
+
 func (tx *tx) PurgeTokens(before time.Time, limit int) (int, error) {
 	res, err := tx.exec(`DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)`, sqlstore.MS(before), limit)
 	return purged("tokens", res, err)
@@ -697,8 +702,8 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 	for i := range es {
 		e := &es[i]
 		conn, due, data := sqlstore.EventRow(*e)
-		res, err := tx.exec(`INSERT INTO events (event_id, app_id, chat_id, conn, status, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			e.EventID, e.App, e.ChatID, conn, string(e.Status), due, data)
+		res, err := tx.exec(`INSERT INTO events (event_id, app_id, chat_id, conn, status, created_at, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.EventID, e.App, e.ChatID, conn, string(e.Status), sqlstore.MS(e.CreatedAt), due, data)
 		if err != nil {
 			return fail("event", err)
 		}

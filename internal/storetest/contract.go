@@ -570,6 +570,33 @@ func testOutbox(t *testing.T, s qun.Store) {
 		return nil
 	})
 
+	// Housekeeping deletes events no longer due created before the cutoff
+	// (02 is delivered; 01, 04 and 05 are still due), with their attempts.
+	purge := func(before time.Time, limit int) int {
+		var n int
+		update(t, s, func(tx qun.Tx) error {
+			var err error
+			n, err = tx.PurgeEvents(before, limit)
+			return err
+		})
+		return n
+	}
+	if n := purge(t0, 10); n != 0 {
+		t.Errorf("purged %d events created at the cutoff, want 0", n)
+	}
+	if n := purge(t0.Add(time.Millisecond), 10); n != 1 {
+		t.Errorf("purged %d events, want 1 (the delivered one)", n)
+	}
+	view(t, s, func(tx qun.Tx) error {
+		if got := ids(must[[]qun.Event](t)(tx.Events(qun.EventFilter{ChatID: "oc_a"}))); !slices.Equal(got, []string{"01"}) {
+			t.Errorf("after purging: %v", got)
+		}
+		if got := must[[]qun.Attempt](t)(tx.Attempts([]int64{done.ID})); len(got) != 0 {
+			t.Errorf("attempts of a purged event: %+v", got)
+		}
+		return nil
+	})
+
 	// Deleting an app deletes its events and their attempts; Reset the rest.
 	update(t, s, func(tx qun.Tx) error { return tx.DeleteApp(other.ID) })
 	view(t, s, func(tx qun.Tx) error {

@@ -11,6 +11,7 @@ CREATE TABLE events (
     chat_id  TEXT NOT NULL,
     conn     INTEGER NOT NULL,
     status   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
     due_at   INTEGER,
     data     TEXT NOT NULL
 );
@@ -19,6 +20,8 @@ CREATE INDEX events_conn_due ON events (app_id, due_at) WHERE due_at IS NOT NULL
 CREATE INDEX events_chat ON events (chat_id, id);
 CREATE INDEX events_app ON events (app_id, id);
 CREATE INDEX events_status ON events (status, id);
+-- Housekeeping deletes what is no longer due, oldest first.
+CREATE INDEX events_done ON events (created_at) WHERE due_at IS NULL;
 
 CREATE TABLE attempts (
     id    INTEGER PRIMARY KEY,
