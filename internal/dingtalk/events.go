@@ -65,7 +65,7 @@ func (eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
 		}
 	}
 	if len(ch.Users) > 0 {
-		us, err := tx.UsersByID(ch.Users)
+		us, err := qun.UsersOf(tx, ch.Users)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 	streamclient "github.com/open-dingtalk/dingtalk-stream-sdk-go/client"
 	"github.com/open-dingtalk/dingtalk-stream-sdk-go/event"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -379,5 +382,54 @@ func TestHTTPCallback(t *testing.T) {
 	sub["token"] = "other"
 	if err := srv.Admin("PATCH", "/admin/v1/apps/dingtalk/"+appKey, map[string]any{"events": sub}, nil); err == nil || !strings.Contains(err.Error(), "check_url") {
 		t.Errorf("a callback URL answering with another token was saved: %v", err)
+	}
+}
+
+// TestEventGolden: the data of every group event, as the journal keeps
+// it, matches testdata/events/ (IDs and times masked).
+func TestEventGolden(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, cid := tea.StringValue(resp.Body.Chatid), tea.StringValue(resp.Body.OpenConversationId)
+	for _, s := range []*im.UpdateGroupRequest{
+		{Chatid: tea.String(id), AddUseridlist: tea.StringSlice([]string{"lisi"})},
+		{Chatid: tea.String(id), Name: tea.String("Renamed"), Owner: tea.String("lisi")},
+		{Chatid: tea.String(id), DelUseridlist: tea.StringSlice([]string{"userId"})},
+	} {
+		if _, err := demo.update(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []map[string]any{
+		{"chat_id": id, "user": "lisi", "action": "add", "users": []string{"user001"}},
+		{"chat_id": id, "user": "user001", "action": "leave"},
+		{"chat_id": id, "user": "lisi", "action": "dissolve"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/simulate", a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var j struct{ Events []struct{ Type, Body string } }
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := len(j.Events) - 1; i >= 0; i-- {
+		e := j.Events[i]
+		name := e.Type
+		if seen[name] {
+			name += ".2"
+		}
+		seen[name] = true
+		body := strings.NewReplacer(id, "CHAT_ID", cid, "OPEN_CONVERSATION_ID").Replace(e.Body)
+		body = regexp.MustCompile(`"timeStamp":"\d+"`).ReplaceAllString(body, `"timeStamp":"TIME"`)
+		golden.JSON(t, filepath.Join("testdata", "events", name+".json"), []byte(body), "  ")
+	}
+	if len(seen) != 7 {
+		t.Errorf("payloads %v, want the six types (chat_add_member twice)", seen)
 	}
 }

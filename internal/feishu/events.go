@@ -137,7 +137,7 @@ func (f eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
 	default:
 		ev := memberEvent{chatEvent: base, Name: c.Name, I18nNames: i18nView(c.I18nNames)}
 		if len(ch.Users) > 0 {
-			us, err := tx.UsersByID(ch.Users)
+			us, err := qun.UsersOf(tx, ch.Users)
 			if err != nil {
 				return nil, err
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 	larkws "github.com/larksuite/oapi-sdk-go/v3/ws"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -429,5 +432,51 @@ func TestRolledBackChangeEmitsNothing(t *testing.T) {
 	}
 	if ids := memberIDs(t, cli, id, "user_id", 100); len(ids) != 2 {
 		t.Errorf("members %v: the failed change was not rolled back", ids)
+	}
+}
+
+// TestEventGolden: the payload of every event type, as the journal keeps
+// it, matches testdata/events/ (the chat ID, event ID and time masked).
+func TestEventGolden(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Golden").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	if resp, err := cli.Im.V1.Chat.Update(ctx, larkim.NewUpdateChatReqBuilder().ChatId(id).
+		Body(larkim.NewUpdateChatReqBodyBuilder().Name("Golden 2").Description("described").EditPermission("only_owner").Build()).Build()); err != nil || !resp.Success() {
+		t.Fatalf("update: %v %+v", err, resp)
+	}
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "zhangsan", "action": "transfer", "users": []string{"lisi"}})
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "user001", "action": "join"})
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "lisi", "action": "remove", "users": []string{"user001"}})
+	removeMembers(t, cli, id, "app_id", helperApp)
+	simulate(t, srv, map[string]any{"chat_id": id, "user": "lisi", "action": "dissolve"})
+	var j struct {
+		Events []struct {
+			App, Type, Body string
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := len(j.Events) - 1; i >= 0; i-- { // oldest first
+		e := j.Events[i]
+		name := e.Type
+		if e.App == helperApp {
+			name = "helper." + name
+		}
+		if seen[name] {
+			name += ".2"
+		}
+		seen[name] = true
+		body := strings.ReplaceAll(e.Body, id, "oc_CHAT")
+		body = regexp.MustCompile(`"event_id":"[0-9a-f]{32}"`).ReplaceAllString(body, `"event_id":"EVENT_ID"`)
+		body = regexp.MustCompile(`"create_time":"\d+"`).ReplaceAllString(body, `"create_time":"TIME"`)
+		golden.JSON(t, filepath.Join("testdata", "events", name+".json"), []byte(body), "  ")
+	}
+	if len(seen) < 9 {
+		t.Errorf("only %d payloads: %v", len(seen), seen)
 	}
 }

@@ -36,3 +36,22 @@ func JSON(t testing.TB, path string, body []byte, indent string) string {
 	}
 	return pretty.String()
 }
+
+// Text compares body, with a final newline, with the file at path (after
+// writing it, with -update).
+func Text(t testing.TB, path string, body []byte) {
+	t.Helper()
+	got := append(bytes.TrimRight(body, "\n"), '\n')
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n%s", path, got)
+	}
+}

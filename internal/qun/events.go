@@ -548,3 +548,21 @@ func (s *Service) Journal(ctx context.Context, f EventFilter) ([]Event, map[int6
 	})
 	return events, attempts, err
 }
+
+// UsersOf reads the users with the given IDs in one read, in the order of
+// ids (what a change lists, in the order it lists them), skipping IDs
+// that name nobody.
+func UsersOf(tx Tx, ids []int64) ([]User, error) {
+	us, err := tx.UsersByID(ids)
+	if err != nil {
+		return nil, err
+	}
+	pos := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		if _, ok := pos[id]; !ok {
+			pos[id] = i
+		}
+	}
+	slices.SortFunc(us, func(a, b User) int { return pos[a.ID] - pos[b.ID] })
+	return us, nil
+}

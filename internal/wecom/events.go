@@ -69,7 +69,7 @@ func (eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
 	case qun.ChatDisbanded:
 		m.ChangeType = cdata{"dismiss"}
 	case qun.UsersAdded, qun.UsersRemoved, qun.UsersLeft:
-		us, err := tx.UsersByID(ch.Users)
+		us, err := qun.UsersOf(tx, ch.Users)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,8 @@ package wecom_test
 
 import (
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	workwx "github.com/xen0n/go-workwx"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -149,5 +152,46 @@ func TestAPIChangesTellNobody(t *testing.T) {
 	var j struct{ Events []any }
 	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil || len(j.Events) != 0 || len(box.got) != 0 {
 		t.Errorf("an appchat change was told: %v %v %q", j, err, box.got)
+	}
+}
+
+// TestCallbackGolden: the plaintext of each change_external_chat, as the
+// journal keeps it, matches testdata/events/ (chat ID and time masked).
+func TestCallbackGolden(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	h, _ := workwx.NewHTTPHandler(callbackToken, callbackKey, &inbox{})
+	hook := httptest.NewServer(h)
+	defer hook.Close()
+	if err := srv.Admin("PATCH", "/admin/v1/apps/wecom/"+agent+"?tenant="+corp, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL, "token": callbackToken, "key": callbackKey}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, srv, zhangsan)
+	r := invoke(t, srv, "miniprogram", "createCorpGroupChat", zhangsan, map[string]any{"groupName": "Golden", "userIds": []string{"lisi", "user001"}}, nil)
+	id := r.ChatID
+	names := []string{"join", "add", "leave", "remove", "rename", "transfer", "dissolve"}
+	for _, a := range []map[string]any{
+		{"chat_id": id, "user": "user002", "action": "join"},
+		{"chat_id": id, "user": "zhangsan", "action": "add", "users": []string{"user003", "user004"}},
+		{"chat_id": id, "user": "lisi", "action": "leave"},
+		{"chat_id": id, "user": "zhangsan", "action": "remove", "users": []string{"user001"}},
+		{"chat_id": id, "user": "zhangsan", "action": "rename", "name": "Renamed"},
+		{"chat_id": id, "user": "zhangsan", "action": "transfer", "users": []string{"user002"}},
+		{"chat_id": id, "user": "user002", "action": "dissolve"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/simulate", a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var j struct{ Events []struct{ Body string } }
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Events) != len(names) {
+		t.Fatalf("%d callbacks, want %d", len(j.Events), len(names))
+	}
+	for i, name := range names {
+		body := strings.ReplaceAll(j.Events[len(j.Events)-1-i].Body, id, "CHAT_ID")
+		body = regexp.MustCompile(`<CreateTime>\d+</CreateTime>`).ReplaceAllString(body, "<CreateTime>TIME</CreateTime>")
+		golden.Text(t, filepath.Join("testdata", "events", name+".xml"), []byte(body))
 	}
 }
