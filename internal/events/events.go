@@ -140,8 +140,9 @@ type Config struct {
 	Poll time.Duration
 	// Lease is how long a claimed event is this node's (0: 30 s).
 	Lease time.Duration
-	// Workers bounds the attempts in flight (0: 16).
-	Workers int
+	// Workers bounds the attempts in flight (0: 64), PerApp those of one
+	// app (0: 8), so that a receiver that hangs holds at most PerApp.
+	Workers, PerApp int
 	Logger  *slog.Logger
 	// Observe, when set, is told of every attempt.
 	Observe func(qun.Event, Result, time.Duration)
@@ -163,6 +164,9 @@ type Engine struct {
 	log  *slog.Logger
 	sem  chan struct{}
 	wg   sync.WaitGroup
+	// inflight counts the attempts in flight per app.
+	mu       sync.Mutex
+	inflight map[int64]int
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -177,12 +181,15 @@ func NewEngine(svc *qun.Service, hub *Hub, cfg Config) *Engine {
 		cfg.Lease = 30 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = 64
+	}
+	if cfg.PerApp <= 0 {
+		cfg.PerApp = 8
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers)}
+	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers), inflight: make(map[int64]int)}
 }
 
 // Start runs the Engine until Stop.
@@ -230,13 +237,13 @@ const batch = 32
 // pass claims and starts the due events until none is left.
 func (e *Engine) pass(ctx context.Context) {
 	for ctx.Err() == nil {
-		apps := e.hub.Apps()
-		due, err := e.svc.DueEvents(ctx, apps)
+		c := qun.Claim{Connected: e.hub.Apps(), Busy: e.busy(), Limit: batch, PerApp: e.cfg.PerApp, Lease: e.cfg.Lease}
+		due, err := e.svc.DueEvents(ctx, c)
 		if err != nil || !due {
 			e.logErr(ctx, "events: reading due events", err)
 			return
 		}
-		claimed, err := e.svc.ClaimEvents(ctx, apps, batch, e.cfg.Lease)
+		claimed, err := e.svc.ClaimEvents(ctx, c)
 		if err != nil {
 			e.logErr(ctx, "events: claiming", err)
 			return
@@ -247,16 +254,40 @@ func (e *Engine) pass(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
+			e.mu.Lock()
+			e.inflight[ev.App]++
+			e.mu.Unlock()
 			e.wg.Add(1)
 			go func() {
-				defer func() { <-e.sem; e.wg.Done() }()
+				defer func() {
+					e.mu.Lock()
+					if e.inflight[ev.App]--; e.inflight[ev.App] == 0 {
+						delete(e.inflight, ev.App)
+					}
+					e.mu.Unlock()
+					<-e.sem
+					e.wg.Done()
+				}()
 				e.attempt(ev)
 			}()
 		}
-		if len(claimed) < batch {
+		if len(claimed) == 0 {
 			return
 		}
 	}
+}
+
+// busy lists the apps with PerApp attempts in flight.
+func (e *Engine) busy() []int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []int64
+	for app, n := range e.inflight {
+		if n >= e.cfg.PerApp {
+			out = append(out, app)
+		}
+	}
+	return out
 }
 
 func (e *Engine) logErr(ctx context.Context, msg string, err error) {

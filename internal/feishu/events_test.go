@@ -2,6 +2,8 @@ package feishu_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,5 +481,104 @@ func TestEventGolden(t *testing.T) {
 	}
 	if len(seen) < 9 {
 		t.Errorf("only %d payloads: %v", len(seen), seen)
+	}
+}
+
+// hookServer answers the url_verification challenge, then does what
+// events tells it to with every event.
+func hookServer(t *testing.T, events http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var c struct{ Challenge, Type string }
+		if json.Unmarshal(body, &c) == nil && c.Type == "url_verification" {
+			json.NewEncoder(w).Encode(map[string]string{"challenge": c.Challenge})
+			return
+		}
+		events(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestBadReceivers: a request URL that hangs, answers 500 or answers
+// garbage is retried and journaled, and holds up neither the API nor the
+// deliveries to other bots.
+func TestBadReceivers(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	release := make(chan struct{})
+	var hanging atomic.Int32
+	hang := hookServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hanging.Add(1)
+		defer hanging.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	fail := hookServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	garbage := hookServer(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Write([]byte("\x00\x01garbage, not HTTP\r\n\r\n"))
+			conn.Close()
+		}
+	})
+	for app, hook := range map[string]*httptest.Server{appID: hang, innerApp: fail, storeApp: garbage} {
+		if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+app, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL}}, nil); err != nil {
+			t.Fatalf("subscribe %s: %v", app, err)
+		}
+	}
+	helper := newReceived()
+	connect(t, srv, helperApp, recorder(helper, "", ""))
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Bad receivers").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp, innerApp, storeApp)
+	for i := range 10 {
+		addMembers(t, cli, id, "user_id", -1, fmt.Sprintf("user%03d", i+1))
+	}
+	// The API answered, and the helper got its 11 events, while the main
+	// app's attempts hang.
+	helper.wait(t, 11)
+	if hanging.Load() == 0 {
+		t.Fatal("no attempt was hanging: the test proves nothing")
+	}
+	// The hanging attempts time out (3 s) and are journaled; the others
+	// failed at once; all of them are due again.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var j struct {
+			Events []struct {
+				App, Status string
+				Attempts    []struct {
+					OK     bool
+					Status string
+				}
+			}
+		}
+		if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id+"&limit=500", nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]map[string]int{}
+		for _, e := range j.Events {
+			for _, a := range e.Attempts {
+				if status[e.App] == nil {
+					status[e.App] = map[string]int{}
+				}
+				status[e.App][a.Status]++
+			}
+		}
+		if status[appID]["timeout"] == 10 && status[innerApp]["500"] == 11 && status[storeApp]["error"] == 11 && status[helperApp]["200"] == 11 {
+			for _, e := range j.Events {
+				if (e.App == helperApp) != (e.Status == "delivered") || (e.App != helperApp && e.Status != "pending") {
+					t.Errorf("event of %s is %s", e.App, e.Status)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempts by app and status: %v", status)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

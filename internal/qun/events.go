@@ -449,21 +449,37 @@ var retrySchedule = map[Platform][]time.Duration{
 // RetrySchedule returns the waits between a platform's attempts.
 func RetrySchedule(p Platform) []time.Duration { return slices.Clone(retrySchedule[p]) }
 
-// ClaimEvents leases up to limit due events to the caller for lease: the
-// webhook events, which any node delivers, and the connection events of
-// the apps in connected, which this node holds connections for. Of nodes
-// claiming together, each event goes to one.
-func (s *Service) ClaimEvents(ctx context.Context, connected []int64, limit int, lease time.Duration) ([]Event, error) {
+// Claim asks for due events to deliver.
+type Claim struct {
+	// Connected are the apps with a long connection on the caller's node;
+	// Busy those whose attempts the caller holds enough of already.
+	Connected, Busy []int64
+	// Limit bounds the claim, PerApp its events of any one app (0: no
+	// bound), so that one slow receiver cannot take every worker.
+	Limit, PerApp int
+	// Lease is how long the events are the caller's.
+	Lease time.Duration
+}
+
+// ClaimEvents leases due events to the caller: the webhook events, which
+// any node delivers, and the connection events of the apps connected to
+// the caller. Of nodes claiming together, each event goes to one.
+func (s *Service) ClaimEvents(ctx context.Context, c Claim) ([]Event, error) {
 	var out []Event
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = out[:0]
 		now := s.now()
-		due, err := tx.DueEvents(now, connected, limit)
+		due, err := tx.DueEvents(now, c.Connected, c.Busy, c.Limit)
 		if err != nil {
 			return err
 		}
+		per := map[int64]int{}
 		for _, e := range due {
-			e.DueAt = now.Add(lease)
+			if c.PerApp > 0 && per[e.App] >= c.PerApp {
+				continue
+			}
+			per[e.App]++
+			e.DueAt = now.Add(c.Lease)
 			if err := tx.UpdateEvent(e); err != nil {
 				return err
 			}
@@ -476,10 +492,10 @@ func (s *Service) ClaimEvents(ctx context.Context, connected []int64, limit int,
 
 // DueEvents reports whether any event is due for the caller (a read
 // outside the writer, before claiming).
-func (s *Service) DueEvents(ctx context.Context, connected []int64) (bool, error) {
+func (s *Service) DueEvents(ctx context.Context, c Claim) (bool, error) {
 	var any bool
 	err := s.store.View(ctx, func(tx Tx) error {
-		due, err := tx.DueEvents(s.now(), connected, 1)
+		due, err := tx.DueEvents(s.now(), c.Connected, c.Busy, 1)
 		any = len(due) > 0
 		return err
 	})

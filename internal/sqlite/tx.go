@@ -714,8 +714,10 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 	return nil
 }
 
-func (tx *tx) DueEvents(now time.Time, connected []int64, limit int) ([]qun.Event, error) {
-	push, err := tx.events(`WHERE due_at <= ? AND conn = 0 ORDER BY due_at LIMIT ?`, sqlstore.MS(now), limit)
+func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qun.Event, error) {
+	push, err := tx.events(`WHERE due_at <= ? AND conn = 0 AND app_id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at LIMIT ?`,
+		sqlstore.MS(now), sqlstore.Encode(sqlstore.OrEmpty(busy)), limit)
+	connected = sqlstore.Without(connected, busy)
 	if err != nil || len(connected) == 0 {
 		return push, err
 	}

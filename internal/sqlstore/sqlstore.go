@@ -454,3 +454,17 @@ func MergeDue(push, conn []qun.Event, limit int) []qun.Event {
 	}
 	return out
 }
+
+// Without returns the IDs of ids that are not in drop.
+func Without(ids, drop []int64) []int64 {
+	if len(drop) == 0 {
+		return ids
+	}
+	var out []int64
+	for _, id := range ids {
+		if !slices.Contains(drop, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

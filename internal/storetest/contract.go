@@ -452,25 +452,27 @@ func testOutbox(t *testing.T, s qun.Store) {
 			t.Errorf("Event = %+v, want %+v", got, es[0])
 		}
 		for _, c := range []struct {
-			now       time.Duration
-			connected []int64
-			limit     int
-			want      []string
+			now             time.Duration
+			connected, busy []int64
+			limit           int
+			want            []string
 		}{
-			{0, nil, 10, nil},
-			{time.Second, nil, 10, []string{"02"}},
-			{2 * time.Second, nil, 10, []string{"02", "01"}},
-			{2 * time.Second, []int64{other.ID}, 10, []string{"03", "02", "01"}},
-			{2 * time.Second, []int64{app.ID, other.ID}, 10, []string{"03", "04", "02", "01"}},
-			{2 * time.Second, []int64{app.ID, other.ID}, 2, []string{"03", "04"}},
-			{2 * time.Hour, nil, 10, []string{"02", "01", "05"}},
+			{0, nil, nil, 10, nil},
+			{time.Second, nil, nil, 10, []string{"02"}},
+			{2 * time.Second, nil, nil, 10, []string{"02", "01"}},
+			{2 * time.Second, []int64{other.ID}, nil, 10, []string{"03", "02", "01"}},
+			{2 * time.Second, []int64{app.ID, other.ID}, nil, 10, []string{"03", "04", "02", "01"}},
+			{2 * time.Second, []int64{app.ID, other.ID}, nil, 2, []string{"03", "04"}},
+			{2 * time.Hour, nil, nil, 10, []string{"02", "01", "05"}},
+			{2 * time.Second, []int64{app.ID, other.ID}, []int64{app.ID}, 10, []string{"03"}},
+			{2 * time.Second, []int64{other.ID}, []int64{other.ID}, 10, []string{"02", "01"}},
 		} {
-			got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(c.now), c.connected, c.limit)))
+			got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(c.now), c.connected, c.busy, c.limit)))
 			slices.Sort(got[:min(len(got), 2)]) // 03 and 04 are due together
 			want := slices.Clone(c.want)
 			slices.Sort(want[:min(len(want), 2)])
 			if !slices.Equal(got, want) {
-				t.Errorf("DueEvents(+%v, %v, %d) = %v, want %v", c.now, c.connected, c.limit, got, c.want)
+				t.Errorf("DueEvents(+%v, %v, busy %v, %d) = %v, want %v", c.now, c.connected, c.busy, c.limit, got, c.want)
 			}
 		}
 		if _, err := tx.Event(99999); qun.ErrorCode(err) != qun.ENotFound {
@@ -493,7 +495,7 @@ func testOutbox(t *testing.T, s qun.Store) {
 		t.Error("attempt ID not set")
 	}
 	view(t, s, func(tx qun.Tx) error {
-		if got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(time.Hour), nil, 10))); !slices.Equal(got, []string{"01", "05"}) {
+		if got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(time.Hour), nil, nil, 10))); !slices.Equal(got, []string{"01", "05"}) {
 			t.Errorf("due after delivery: %v", got)
 		}
 		as := must[[]qun.Attempt](t)(tx.Attempts([]int64{done.ID, es[0].ID}))
@@ -528,7 +530,7 @@ func testOutbox(t *testing.T, s qun.Store) {
 			defer wg.Done()
 			err := s.Update(ctx, func(tx qun.Tx) error {
 				claimed.Delete(n)
-				due, err := tx.DueEvents(t0.Add(time.Hour), nil, 10)
+				due, err := tx.DueEvents(t0.Add(time.Hour), nil, nil, 10)
 				if err != nil {
 					return err
 				}
