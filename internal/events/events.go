@@ -143,7 +143,7 @@ type Config struct {
 	// Workers bounds the attempts in flight (0: 64), PerApp those of one
 	// app (0: 8), so that a receiver that hangs holds at most PerApp.
 	Workers, PerApp int
-	Logger  *slog.Logger
+	Logger          *slog.Logger
 	// Observe, when set, is told of every attempt.
 	Observe func(qun.Event, Result, time.Duration)
 }
@@ -158,17 +158,17 @@ var Timeouts = map[qun.Platform]time.Duration{
 
 // Engine delivers the outbox of a Service.
 type Engine struct {
-	svc  *qun.Service
-	hub  *Hub
-	cfg  Config
-	log  *slog.Logger
-	sem  chan struct{}
-	wg   sync.WaitGroup
+	svc *qun.Service
+	hub *Hub
+	cfg Config
+	log *slog.Logger
+	sem chan struct{}
+	wg  sync.WaitGroup
 	// inflight counts the attempts in flight per app.
 	mu       sync.Mutex
 	inflight map[int64]int
-	stop context.CancelFunc
-	done chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // NewEngine returns an Engine delivering svc's events through hub and

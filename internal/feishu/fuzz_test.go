@@ -2,6 +2,7 @@ package feishu
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/qunhq/qun/internal/qun"
@@ -98,6 +99,29 @@ func FuzzUpdateChatBody(f *testing.F) {
 		var f *failure
 		if !errors.As(err, &f) || f.code != errInvalidParam.code || len(f.detail.FieldViolations) == 0 {
 			t.Fatalf("rejection %v is not a 232001 naming a field", err)
+		}
+	})
+}
+
+// FuzzFrame feeds arbitrary bytes to the long connection's frame decoder
+// (what a client sends is untrusted): it never panics, and what it
+// decodes encodes back to a frame that decodes the same.
+func FuzzFrame(f *testing.F) {
+	f.Add(frame{SeqID: 1, LogID: 2, Service: 3, Method: methodData, Headers: []header{{"type", "event"}, {"message_id", "m"}, {"biz_rt", "5"}}, Payload: []byte(`{"code":200}`)}.marshal())
+	f.Add(frame{Method: methodControl, Headers: []header{{"type", "ping"}}}.marshal())
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fr, err := unmarshalFrame(raw)
+		if err != nil {
+			return
+		}
+		again, err := unmarshalFrame(fr.marshal())
+		if err != nil {
+			t.Fatalf("a decoded frame does not decode once encoded: %v", err)
+		}
+		if fmt.Sprint(again) != fmt.Sprint(fr) {
+			t.Fatalf("round trip: %+v, want %+v", again, fr)
 		}
 	})
 }
