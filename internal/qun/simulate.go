@@ -1,6 +1,9 @@
 package qun
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // UserAction is something a user does to a chat in the platform's client:
 // what a bot cannot do through the API but must hear of. The admin API
@@ -33,6 +36,9 @@ const (
 // Simulate performs a user's action in the client, with the client's
 // rules (who may do what), and tells the bots as the platform would.
 func (s *Service) Simulate(ctx context.Context, in UserAction) (Chat, error) {
+	if !slices.Contains(UserActionKinds, in.Kind) {
+		return Chat{}, Invalid(ReasonField, "action", "action must be one of "+joinKinds())
+	}
 	var out Chat
 	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.ChatByChatID(in.ChatID)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -760,22 +761,31 @@ func (s *Server) adminSimulate(r *http.Request) (any, error) {
 	return s.svc.ChatDetailByID(r.Context(), c.ChatID)
 }
 
-// adminConnections lists the long connections held by this node.
-func (s *Server) adminConnections(r *http.Request) (any, error) {
-	type conn struct {
-		Platform    qun.Platform `json:"platform"`
-		App         string       `json:"app"`
-		Connections int          `json:"connections"`
-	}
-	out := []conn{}
+// consoleConn is an app's long connections held by this node.
+type consoleConn struct {
+	Platform    qun.Platform `json:"platform"`
+	App         string       `json:"app"`
+	Connections int          `json:"connections"`
+}
+
+// connections lists the long connections held by this node, by app.
+func (s *Server) connections(ctx context.Context) ([]consoleConn, error) {
+	out := []consoleConn{}
 	for _, id := range s.hub.Apps() {
-		a, err := s.svc.App(r.Context(), id)
+		a, err := s.svc.App(ctx, id)
 		if qun.ErrorCode(err) == qun.ENotFound {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
-		out = append(out, conn{Platform: a.Platform, App: a.Key, Connections: s.hub.Connected(id)})
+		out = append(out, consoleConn{Platform: a.Platform, App: a.Key, Connections: s.hub.Connected(id)})
 	}
-	return map[string]any{"connections": out}, nil
+	slices.SortFunc(out, func(a, b consoleConn) int { return strings.Compare(string(a.Platform)+a.App, string(b.Platform)+b.App) })
+	return out, nil
+}
+
+// adminConnections lists the long connections held by this node.
+func (s *Server) adminConnections(r *http.Request) (any, error) {
+	out, err := s.connections(r.Context())
+	return map[string]any{"connections": out}, err
 }

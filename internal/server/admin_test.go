@@ -215,3 +215,124 @@ func TestAdminDirectoryBounded(t *testing.T) {
 		}
 	}
 }
+
+// feishuCall makes a Feishu API call with the demo app's token.
+func feishuCall(t *testing.T, srv *quntest.Server, method, path, body string) map[string]any {
+	t.Helper()
+	do := func(method, path, body, token string) map[string]any {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return out
+	}
+	tok := do("POST", "/open-apis/auth/v3/tenant_access_token/internal", `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`, "")
+	out := do(method, path, body, tok["tenant_access_token"].(string))
+	if out["code"] != float64(0) {
+		t.Fatalf("%s %s: %v", method, path, out)
+	}
+	return out
+}
+
+// TestJournalAndSimulate: the journal lists a chat's events with their
+// attempts, the console shows them next to the chat, and both admin APIs
+// answer bad input with 400 or 404.
+func TestJournalAndSimulate(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	created := feishuCall(t, srv, "POST", "/open-apis/im/v1/chats?user_id_type=user_id", `{"name":"Journal","owner_id":"zhangsan"}`)
+	id := created["data"].(map[string]any)["chat_id"].(string)
+	feishuCall(t, srv, "POST", "/open-apis/im/v1/chats/"+id+"/members?member_id_type=user_id", `{"id_list":["lisi"]}`)
+	if err := srv.Admin("POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "lisi", "action": "leave"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var j struct {
+		Events []struct {
+			Seq      int64
+			Type     string
+			App      string
+			Status   string
+			Mode     string
+			Attempts []any
+		}
+		Next int64
+	}
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id+"&limit=1", nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Events) != 1 || j.Events[0].Type != "im.chat.member.user.deleted_v1" || j.Events[0].Status != "pending" || j.Events[0].Mode != "connection" || j.Next != j.Events[0].Seq {
+		t.Fatalf("first page %+v", j)
+	}
+	next := j.Next
+	j.Events = nil
+	if err := srv.Admin("GET", fmt.Sprintf("/admin/v1/events?chat_id=%s&before=%d&app=cli_a10fbf7e94b8d01d&platform=feishu&status=pending", id, next), nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Events) != 1 || j.Events[0].Type != "im.chat.member.user.added_v1" || j.Events[0].App != "cli_a10fbf7e94b8d01d" {
+		t.Errorf("second page %+v", j)
+	}
+	_, body := get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
+	for _, want := range []string{"Events (newest 2", "im.chat.member.user.added_v1", "im.chat.member.user.deleted_v1", "none yet", "No bot is connected", "connection: every type"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       string
+	}{
+		{"GET", "/admin/v1/events?status=lost", nil, "400"},
+		{"GET", "/admin/v1/events?limit=0", nil, "400"},
+		{"GET", "/admin/v1/events?limit=501", nil, "400"},
+		{"GET", "/admin/v1/events?before=x", nil, "400"},
+		{"GET", "/admin/v1/events?app=cli_a10fbf7e94b8d01d", nil, "400"},
+		{"GET", "/admin/v1/events?app=nobody&platform=feishu", nil, "404"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id}, "400"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "lisi", "action": "dance"}, "400"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": "oc_nothere", "user": "lisi", "action": "join"}, "404"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "nobody", "action": "join"}, "404"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "lisi", "action": "leave"}, "403"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "zhangsan", "action": "leave"}, "403"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "zhangsan", "action": "rename"}, "400"},
+		{"POST", "/admin/v1/simulate", map[string]any{"chat_id": id, "user": "zhangsan", "action": "add", "users": []string{"nobody"}}, "400"},
+		{"POST", "/admin/v1/simulate", "[1]", "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "push"}}, "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "webhook", "url": "ftp://x"}}, "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "connection", "types": []string{"im.message.receive_v1"}}}, "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "connection", "colour": "blue"}}, "400"},
+		{"PATCH", "/admin/v1/apps/dingtalk/dingqundemo", map[string]any{"events": map[string]any{"mode": "webhook", "url": "http://x", "token": "t", "key": "short"}}, "400"},
+		{"PATCH", "/admin/v1/apps/wecom/1000002?tenant=ww0123456789abcdef", map[string]any{"events": map[string]any{"mode": "connection"}}, "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "webhook", "url": "http://127.0.0.1:1/"}}, "400"},
+	} {
+		err := srv.Admin(c.method, c.path, c.body, nil)
+		if err == nil || !strings.Contains(err.Error(), ": "+c.status+" ") {
+			t.Errorf("%s %s %v: %v, want %s", c.method, c.path, c.body, err, c.status)
+		}
+	}
+	// Unsubscribing works, and a subscription can come back.
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": nil}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var apps struct {
+		Apps []struct {
+			Key    string
+			Events any
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/apps?platform=feishu", nil, &apps); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps.Apps {
+		if a.Key == "cli_a10fbf7e94b8d01d" && a.Events != nil {
+			t.Errorf("still subscribed: %v", a.Events)
+		}
+	}
+}

@@ -20,6 +20,10 @@ var consoleTmpl = template.Must(template.New("console").Funcs(template.FuncMap{
 
 const consoleCookie = "qun_admin"
 
+// consoleEvents is how many events of each chat the console shows; the
+// admin API's journal pages through all of them.
+const consoleEvents = 20
+
 // consoleUsers is how many users of each tenant the console lists; the
 // admin API pages through all of them.
 const consoleUsers = 200
@@ -36,7 +40,10 @@ func (s *Server) consoleHandler() http.Handler {
 			Entries    []qun.DirectoryEntry
 			Links      []qun.Link
 			Chats      []qun.ChatDetail
-			Err        string
+			// Events are each chat's newest events, with their attempts.
+			Events      map[string][]eventView
+			Connections []consoleConn
+			Err         string
 		}{}
 		status := http.StatusOK
 		if r.Method == http.MethodPost {
@@ -55,6 +62,21 @@ func (s *Server) consoleHandler() http.Handler {
 			}
 			if err == nil {
 				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Order: qun.ByNewest, Limit: 100})
+			}
+			data.Events = map[string][]eventView{}
+			for _, c := range data.Chats {
+				if err != nil {
+					break
+				}
+				var evs []qun.Event
+				var attempts map[int64][]qun.Attempt
+				evs, attempts, err = s.svc.Journal(r.Context(), qun.EventFilter{ChatID: c.ChatID, Limit: consoleEvents})
+				for _, e := range evs {
+					data.Events[c.ChatID] = append(data.Events[c.ChatID], eventView{Seq: e.ID, Event: e, Attempts: attempts[e.ID]})
+				}
+			}
+			if err == nil {
+				data.Connections, err = s.connections(r.Context())
 			}
 			if err != nil {
 				data.Err = err.Error()
