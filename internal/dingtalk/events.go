@@ -164,6 +164,7 @@ func (h *Handler) streamConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.NetConn().SetDeadline(time.Time{})
+	ws.SetReadLimit(h.cfg.MaxBody)
 	sc := &streamConn{ws: ws, h: h, app: actor.App, id: qun.NewEventID(), topics: topics, acks: make(map[string]chan ackFrame), closed: make(chan struct{})}
 	detach := h.cfg.Hub.Attach(actor.App.ID, sc)
 	go sc.serve(detach)

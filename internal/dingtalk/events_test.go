@@ -27,6 +27,8 @@ import (
 	streamclient "github.com/open-dingtalk/dingtalk-stream-sdk-go/client"
 	"github.com/open-dingtalk/dingtalk-stream-sdk-go/event"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
@@ -431,5 +433,64 @@ func TestEventGolden(t *testing.T) {
 	}
 	if len(seen) != 7 {
 		t.Errorf("payloads %v, want the six types (chat_add_member twice)", seen)
+	}
+}
+
+// TestStreamBadInput: the gateway answers a malformed body and bad
+// credentials with DingTalk's errors, refuses a forged ticket, and a
+// connection survives answers that are not JSON.
+func TestStreamBadInput(t *testing.T) {
+	srv := quntest.NewServer(t)
+	post := func(body string) (int, map[string]any) {
+		resp, err := http.Post(srv.URL+"/v1.0/gateway/connections/open", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	for _, c := range []struct {
+		body   string
+		status int
+		code   string
+	}{
+		{`{`, 400, "parameter.invalid"},
+		{`{"clientId":"dingqundemo","clientSecret":"demo-dingtalk-secret"} x`, 400, "parameter.invalid"},
+		{`{"clientId":1}`, 400, "parameter.invalid"},
+		{`{"clientId":"dingqundemo"}`, 400, "parameter.invalid"},
+		{`{"clientId":"dingqundemo","clientSecret":"wrong"}`, 400, "invalidClientIdOrSecret"},
+	} {
+		if status, out := post(c.body); status != c.status || out["code"] != c.code || out["requestid"] == nil {
+			t.Errorf("%s: %d %v, want %d %s", c.body, status, out, c.status, c.code)
+		}
+	}
+	_, out := post(`{"clientId":"dingqundemo","clientSecret":"demo-dingtalk-secret","subscriptions":[{"type":"EVENT","topic":"*"}]}`)
+	endpoint, ticket := out["endpoint"].(string), out["ticket"].(string)
+	if _, resp, err := websocket.DefaultDialer.Dial(endpoint+"?ticket=forged", nil); err == nil || resp.StatusCode != 400 {
+		t.Errorf("a forged ticket: %v %+v", err, resp)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(endpoint+"?ticket="+ticket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.WriteMessage(websocket.TextMessage, []byte("not json"))
+	conn.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2})
+	conn.WriteMessage(websocket.TextMessage, []byte(`{"code":200,"headers":{"messageId":"unknown"}}`))
+	if err := conn.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pong := make(chan string, 1)
+	conn.SetPongHandler(func(s string) error { pong <- s; return nil })
+	go conn.ReadMessage()
+	select {
+	case s := <-pong:
+		if s != "hi" {
+			t.Errorf("pong %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no pong: the connection did not survive")
 	}
 }

@@ -1,6 +1,7 @@
 package feishu_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 	larkws "github.com/larksuite/oapi-sdk-go/v3/ws"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
@@ -580,5 +583,71 @@ func TestBadReceivers(t *testing.T) {
 			t.Fatalf("attempts by app and status: %v", status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLongConnectionBadInput: the endpoint answers a malformed body, bad
+// credentials and a wrong method as larkws reads them; a WebSocket with a
+// bad ticket is refused with the handshake headers; frames that do not
+// decode are skipped, and the connection keeps serving.
+func TestLongConnectionBadInput(t *testing.T) {
+	srv := quntest.NewServer(t)
+	post := func(body string) (int, map[string]any) {
+		resp, err := http.Post(srv.URL+"/callback/ws/endpoint", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	for _, c := range []struct {
+		body   string
+		status int
+		code   float64
+	}{
+		{`{`, 400, 400},
+		{`{"AppID":"x","AppSecret":"y"} trailing`, 400, 400},
+		{`{"AppID":1}`, 400, 400},
+		{`{"AppID":"` + appID + `","AppSecret":"wrong"}`, 200, 514},
+		{`{"AppID":"cli_nobody","AppSecret":"x"}`, 200, 514},
+		{`{"AppID":"` + appID + `","AppSecret":"` + appSecret + `"}`, 200, 0},
+	} {
+		if status, out := post(c.body); status != c.status || out["code"] != c.code {
+			t.Errorf("%s: %d %v, want %d code %v", c.body, status, out, c.status, c.code)
+		}
+	}
+	if resp, err := http.Get(srv.URL + "/callback/ws/endpoint"); err != nil || resp.StatusCode != http.StatusNotFound { // the gateway's 404 for a wrong method
+		t.Errorf("GET endpoint: %v %v", resp.StatusCode, err)
+	}
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/callback/ws/connect?device_id=1&service_id=1&ticket="
+	_, resp, err := websocket.DefaultDialer.Dial(ws+"forged", nil)
+	if err == nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get("Handshake-Status") != "514" || resp.Header.Get("Handshake-Msg") == "" {
+		t.Errorf("a forged ticket: %v %+v", err, resp)
+	}
+	// A real connection survives garbage, then answers a ping.
+	_, out := post(`{"AppID":"` + appID + `","AppSecret":"` + appSecret + `"}`)
+	u := out["data"].(map[string]any)["URL"].(string)
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, junk := range [][]byte{{0xff, 0xff, 0xff}, []byte("text, not protobuf"), {0x2a, 0x05, 0x01}} {
+		if err := conn.WriteMessage(websocket.BinaryMessage, junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.WriteMessage(websocket.TextMessage, []byte("{}"))
+	// A ping frame: service 1, method 0 (control), header type=ping.
+	ping := []byte{0x08, 0x01, 0x10, 0x01, 0x18, 0x01, 0x20, 0x00, 0x2a, 0x0c, 0x0a, 0x04, 't', 'y', 'p', 'e', 0x12, 0x04, 'p', 'i', 'n', 'g'}
+	if err := conn.WriteMessage(websocket.BinaryMessage, ping); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, pong, err := conn.ReadMessage()
+	if err != nil || !bytes.Contains(pong, []byte("pong")) || !bytes.Contains(pong, []byte(`"PingInterval":120`)) {
+		t.Errorf("pong %q %v", pong, err)
 	}
 }

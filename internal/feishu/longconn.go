@@ -211,6 +211,9 @@ type wsEndpoint struct {
 	ClientConfig ClientConfig `json:"ClientConfig"`
 }
 
+// maxFrame bounds a frame a client sends (an ack or a ping is small).
+const maxFrame = 1 << 20
+
 // connTicketTTL is how long an endpoint's URL can be dialled.
 const connTicketTTL = 5 * time.Minute
 
@@ -270,6 +273,7 @@ func (h *Handler) wsConnect(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered
 	}
 	ws.NetConn().SetDeadline(time.Time{}) // the server's request deadlines end here
+	ws.SetReadLimit(maxFrame)
 	c := &longConn{ws: ws, h: h, service: int32(service), device: q.Get("device_id"), acks: make(map[string]chan frame), closed: make(chan struct{})}
 	detach := h.cfg.Hub.Attach(actor.App.ID, c)
 	go c.serve(detach)
