@@ -163,7 +163,11 @@ func TestEventsAcrossNodes(t *testing.T) {
 		t.Errorf("the helper got %v, want 3 events", helper.got)
 	}
 	helper.mu.Unlock()
+	// An attempt is journaled after its ack: wait for the helper's three.
 	nodes, pending := journalNodes(t, a, id)
+	for start := time.Now(); len(nodes[helperApp]) < 3 && time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+		nodes, pending = journalNodes(t, a, id)
+	}
 	bNode := "/" + strconv.Itoa(b.cmd.Process.Pid)
 	for _, n := range nodes[helperApp] {
 		if !strings.HasSuffix(n, bNode) {
@@ -181,7 +185,11 @@ func TestEventsAcrossNodes(t *testing.T) {
 	if got := mine.wait(t, 2); len(got) != 2 {
 		t.Errorf("after the crash the creator got %v", got)
 	}
-	if _, pending := journalNodes(t, a2, id); pending != 0 {
+	_, pending = journalNodes(t, a2, id)
+	for start := time.Now(); pending != 0 && time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+		_, pending = journalNodes(t, a2, id)
+	}
+	if pending != 0 {
 		t.Errorf("%d events still pending", pending)
 	}
 }

@@ -201,6 +201,22 @@ type journal struct {
 	}
 }
 
+// deliveredJournal waits until every event of app in the chat's journal
+// is delivered (an attempt is journaled after its answer) and returns it.
+func deliveredJournal(t *testing.T, srv *quntest.Server, chatID, app string) journal {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		j := journalOf(t, srv, chatID)
+		done := true
+		for _, e := range j.Events {
+			done = done && (e.App != app || e.Status == "delivered")
+		}
+		if done || time.Since(start) > 5*time.Second {
+			return j
+		}
+	}
+}
+
 func journalOf(t *testing.T, srv *quntest.Server, chatID string) journal {
 	t.Helper()
 	var j journal
@@ -285,7 +301,7 @@ func TestLongConnectionEvents(t *testing.T) {
 	// The journal has each event once, delivered over the long connection
 	// with the client's ack; the main app is not connected, so its events
 	// wait.
-	j := journalOf(t, srv, id)
+	j := deliveredJournal(t, srv, id, helperApp)
 	var delivered, waiting int
 	for _, e := range j.Events {
 		switch {
@@ -339,7 +355,7 @@ func TestWebhookEvents(t *testing.T) {
 					t.Errorf("header %+v", h)
 				}
 			}
-			for _, e := range journalOf(t, srv, id).Events {
+			for _, e := range deliveredJournal(t, srv, id, helperApp).Events {
 				if e.App == helperApp && (e.Status != "delivered" || e.Attempts[0].Transport != "webhook" || e.Attempts[0].Target != hook.URL || e.Attempts[0].Status != "200") {
 					t.Errorf("journal entry %+v", e)
 				}

@@ -101,8 +101,19 @@ func TestCallbacks(t *testing.T) {
 			Attempts []struct{ Transport, Status string }
 		}
 	}
-	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
-		t.Fatal(err)
+	// An attempt is journaled after its answer: wait for the four.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		j.Events = nil
+		if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id, nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, e := range j.Events {
+			done = done && e.Status == "delivered"
+		}
+		if done || time.Since(start) > 5*time.Second {
+			break
+		}
 	}
 	var details []string
 	for _, e := range j.Events {
