@@ -18,7 +18,7 @@ import (
 // pointing at a fresh node; each prints what it created.
 func TestPrograms(t *testing.T) {
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin, "./feishu", "./dingtalk", "./wecom")
+	build := exec.Command("go", "build", "-o", bin, "./feishu", "./dingtalk", "./wecom", "./feishu-events", "./dingtalk-events", "./wecom-events")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -30,9 +30,12 @@ func TestPrograms(t *testing.T) {
 		{"feishu", regexp.MustCompile(`\noc_[0-9a-f]{32}\n$`)}, // after the SDK's "[client ready]" line
 		{"dingtalk", regexp.MustCompile(`^cid\S+==\n$`)},
 		{"wecom", regexp.MustCompile(`^signed in: zhangsan\nagentConfig ticket: true\nwr\w{28}\n$`)},
+		{"feishu-events", regexp.MustCompile(`\nim\.chat\.member\.user\.added_v1 李四\n$`)}, // after the dispatcher's "[event-dispatch is ready]"
+		{"dingtalk-events", regexp.MustCompile(`^chat_add_member \{.*"userId":\["lisi"\].*\}\n$`)},
+		{"wecom-events", regexp.MustCompile(`^change_external_chat update wr\w{28}\n$`)},
 	} {
 		cmd := exec.Command(filepath.Join(bin, c.name))
-		cmd.Env = append(os.Environ(), "QUN_URL="+srv.URL, "HTTP_PROXY=", "http_proxy=")
+		cmd.Env = append(os.Environ(), "QUN_URL="+srv.URL, "QUN_ADMIN_TOKEN="+quntest.AdminToken, "HTTP_PROXY=", "http_proxy=")
 		out, err := cmd.Output()
 		if err != nil {
 			var stderr []byte

@@ -167,6 +167,10 @@ type Engine struct {
 	// inflight counts the attempts in flight per app.
 	mu       sync.Mutex
 	inflight map[int64]int
+	// records takes finished attempts to the recorder, which journals
+	// those waiting together in one transaction.
+	records  chan record
+	recorded chan struct{}
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -189,14 +193,15 @@ func NewEngine(svc *qun.Service, hub *Hub, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers), inflight: make(map[int64]int)}
+	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers), inflight: make(map[int64]int), records: make(chan record, cfg.Workers)}
 }
 
 // Start runs the Engine until Stop.
 func (e *Engine) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	e.stop, e.done = cancel, make(chan struct{})
+	e.stop, e.done, e.recorded = cancel, make(chan struct{}), make(chan struct{})
 	go e.run(ctx)
+	go e.record()
 }
 
 // Stop stops claiming and waits for the attempts in flight (until ctx
@@ -208,10 +213,46 @@ func (e *Engine) Stop(ctx context.Context) {
 	e.stop()
 	<-e.done
 	finished := make(chan struct{})
-	go func() { e.wg.Wait(); close(finished) }()
+	go func() { e.wg.Wait(); close(e.records); <-e.recorded; close(finished) }()
 	select {
 	case <-finished:
 	case <-ctx.Done():
+	}
+}
+
+// record is a finished attempt waiting to be journaled.
+type record struct {
+	ev qun.Event
+	a  qun.Attempt
+}
+
+// maxRecords bounds the attempts journaled in one transaction.
+const maxRecords = 64
+
+// record journals finished attempts, those that wait together in one
+// transaction, until Stop closes records.
+func (e *Engine) record() {
+	defer close(e.recorded)
+	for r := range e.records {
+		batch := []qun.Attempt{r.a}
+		evs := []qun.Event{r.ev}
+	more:
+		for len(batch) < maxRecords {
+			select {
+			case r, ok := <-e.records:
+				if !ok {
+					break more
+				}
+				batch, evs = append(batch, r.a), append(evs, r.ev)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := e.svc.RecordAttempts(ctx, batch); err != nil {
+			e.log.Error("events: journaling attempts", "attempts", len(batch), "first_event_id", evs[0].EventID, "err", err)
+		}
+		cancel()
 	}
 }
 
@@ -328,15 +369,10 @@ func (e *Engine) attempt(ev qun.Event) {
 	if e.cfg.Observe != nil {
 		e.cfg.Observe(ev, r, took)
 	}
-	a := qun.Attempt{
-		At: e.svc.Now(), Node: e.cfg.Node, Transport: r.Transport, Target: r.Target,
+	e.records <- record{ev: ev, a: qun.Attempt{
+		Event: ev.ID, At: e.svc.Now(), Node: e.cfg.Node, Transport: r.Transport, Target: r.Target,
 		OK: r.OK, Status: r.Status, LatencyMS: took.Milliseconds(), Answer: excerpt(r.Answer),
-	}
-	rec, cancelRec := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelRec()
-	if _, err := e.svc.RecordAttempt(rec, ev.ID, a); err != nil && qun.ErrorCode(err) != qun.ENotFound {
-		e.log.Error("events: journaling an attempt", "event_id", ev.EventID, "err", err)
-	}
+	}}
 }
 
 // excerpt cuts s to maxAnswer bytes on a rune boundary.

@@ -1,10 +1,15 @@
 package feishu_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
 	"github.com/qunhq/qun/quntest"
 )
@@ -72,4 +77,62 @@ func benchToken(b *testing.B, srv *quntest.Server) string {
 	_, after, _ := strings.Cut(string(raw), `"tenant_access_token":"`)
 	tok, _, _ := strings.Cut(after, `"`)
 	return tok
+}
+
+// BenchmarkEvents measures chat updates (PUT, a rename) when nobody is
+// told (no app subscribed) and when the two bots in the chat are: each
+// update then writes two events in its transaction, and the helper bot's
+// are delivered over its long connection to the official larkws client.
+// events/s is the helper's deliveries per second, from the first update
+// until the last event arrived.
+func BenchmarkEvents(b *testing.B) {
+	for _, subscribed := range []bool{false, true} {
+		name := "unsubscribed"
+		if subscribed {
+			name = "subscribed"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := quntest.NewServer(b, quntest.WithoutRateLimits())
+			got := newReceived()
+			got.notify = make(chan struct{}, 1<<20)
+			if subscribed {
+				connect(b, srv, helperApp, recorder(got, "", ""))
+			} else {
+				for _, app := range []string{appID, helperApp} {
+					if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+app, map[string]any{"events": nil}, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			cli := client(srv, appID)
+			id := mkChat(b, cli, larkim.NewCreateChatReqBodyBuilder().Name("bench").Build())
+			addMembers(b, cli, id, "app_id", -1, helperApp)
+			tok := "Bearer " + benchToken(b, srv)
+			start := time.Now()
+			before := len(got.wait(b, 0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var n atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("PUT", srv.URL+"/open-apis/im/v1/chats/"+id, strings.NewReader(fmt.Sprintf(`{"name":"bench %d"}`, n.Add(1))))
+					req.Header.Set("Authorization", tok)
+					req.Header.Set("Content-Type", "application/json; charset=utf-8")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Fatalf("HTTP %d", resp.StatusCode)
+					}
+				}
+			})
+			if subscribed {
+				got.waitLong(b, before+b.N, time.Minute)
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			}
+		})
+	}
 }

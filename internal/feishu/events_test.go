@@ -60,9 +60,15 @@ func (r *received) add(h *larkevent.EventHeader, line string) error {
 }
 
 // wait returns the lines once there are n, or fails.
-func (r *received) wait(t *testing.T, n int) []string {
+func (r *received) wait(t testing.TB, n int) []string {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	return r.waitLong(t, n, 10*time.Second)
+}
+
+// waitLong is wait with a deadline of d.
+func (r *received) waitLong(t testing.TB, n int, d time.Duration) []string {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		r.mu.Lock()
 		if len(r.lines) >= n {
@@ -145,7 +151,7 @@ func recorder(r *received, token, key string) *dispatcher.EventDispatcher {
 
 // connect starts the official long-connection client of app against srv
 // and waits until qun holds its connection.
-func connect(t *testing.T, srv *quntest.Server, app string, d *dispatcher.EventDispatcher) {
+func connect(t testing.TB, srv *quntest.Server, app string, d *dispatcher.EventDispatcher) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cli := larkws.NewClient(app, secrets[app], larkws.WithEventHandler(d), larkws.WithDomain(srv.URL), larkws.WithLogLevel(larkcore.LogLevelError))
@@ -156,7 +162,7 @@ func connect(t *testing.T, srv *quntest.Server, app string, d *dispatcher.EventD
 }
 
 // waitConnected waits until the admin API lists n connections of app.
-func waitConnected(t *testing.T, srv *quntest.Server, app string, n int) {
+func waitConnected(t testing.TB, srv *quntest.Server, app string, n int) {
 	t.Helper()
 	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
 		var out struct {

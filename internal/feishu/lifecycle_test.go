@@ -14,7 +14,7 @@ import (
 )
 
 // mkChat creates a chat through the SDK and returns its chat_id.
-func mkChat(t *testing.T, cli *lark.Client, b *larkim.CreateChatReqBody) string {
+func mkChat(t testing.TB, cli *lark.Client, b *larkim.CreateChatReqBody) string {
 	t.Helper()
 	resp, err := cli.Im.V1.Chat.Create(ctx, larkim.NewCreateChatReqBuilder().Body(b).Build())
 	if err != nil || !resp.Success() {

@@ -11,7 +11,7 @@ import (
 	"github.com/qunhq/qun/quntest"
 )
 
-func addMembers(t *testing.T, cli *lark.Client, id, kind string, succeed int, ids ...string) *larkim.CreateChatMembersResp {
+func addMembers(t testing.TB, cli *lark.Client, id, kind string, succeed int, ids ...string) *larkim.CreateChatMembersResp {
 	t.Helper()
 	b := larkim.NewCreateChatMembersReqBuilder().ChatId(id).MemberIdType(kind).
 		Body(larkim.NewCreateChatMembersReqBodyBuilder().IdList(ids).Build())

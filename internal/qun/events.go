@@ -505,34 +505,55 @@ func (s *Service) DueEvents(ctx context.Context, c Claim) (bool, error) {
 // RecordAttempt journals an attempt at delivering the event with ID id
 // and schedules what follows: nothing once delivered, the next attempt
 // after the platform's wait, or nothing more once the schedule is spent.
-// later (DingTalk's LATER) counts as a failure that is retried.
+// A failure (DingTalk's LATER included) is retried.
 func (s *Service) RecordAttempt(ctx context.Context, id int64, a Attempt) (Event, error) {
-	var out Event
+	out, err := s.RecordAttempts(ctx, []Attempt{{Event: id, At: a.At, Node: a.Node, Transport: a.Transport, Target: a.Target, OK: a.OK, Status: a.Status, LatencyMS: a.LatencyMS, Answer: a.Answer}})
+	if err != nil {
+		return Event{}, err
+	}
+	return out[0], nil
+}
+
+// RecordAttempts records attempts (each naming its event by Event) as
+// RecordAttempt does, in one transaction: a node's finished attempts
+// share a commit. An attempt at an event that no longer exists (its app
+// was deleted) is skipped.
+func (s *Service) RecordAttempts(ctx context.Context, as []Attempt) ([]Event, error) {
+	var out []Event
 	err := s.store.Update(ctx, func(tx Tx) error {
-		e, err := tx.Event(id)
-		if err != nil {
-			return err
+		out = out[:0]
+		for _, a := range as {
+			e, err := tx.Event(a.Event)
+			if ErrorCode(err) == ENotFound {
+				out = append(out, Event{})
+				continue
+			} else if err != nil {
+				return err
+			}
+			a.EventID = e.EventID
+			if err := tx.AddAttempt(&a); err != nil {
+				return err
+			}
+			if e.Status != EventPending {
+				out = append(out, e) // delivered by an earlier attempt that ran past its lease
+				continue
+			}
+			e.Attempts++
+			schedule := retrySchedule[e.Platform]
+			switch {
+			case a.OK:
+				e.Status, e.DueAt = EventDelivered, time.Time{}
+			case e.Attempts > len(schedule):
+				e.Status, e.DueAt = EventFailed, time.Time{}
+			default:
+				e.DueAt = a.At.Add(schedule[e.Attempts-1])
+			}
+			if err := tx.UpdateEvent(e); err != nil {
+				return err
+			}
+			out = append(out, e)
 		}
-		a.Event, a.EventID = e.ID, e.EventID
-		if err := tx.AddAttempt(&a); err != nil {
-			return err
-		}
-		if e.Status != EventPending {
-			out = e // delivered by an earlier attempt that ran past its lease
-			return nil
-		}
-		e.Attempts++
-		schedule := retrySchedule[e.Platform]
-		switch {
-		case a.OK:
-			e.Status, e.DueAt = EventDelivered, time.Time{}
-		case e.Attempts > len(schedule):
-			e.Status, e.DueAt = EventFailed, time.Time{}
-		default:
-			e.DueAt = a.At.Add(schedule[e.Attempts-1])
-		}
-		out = e
-		return tx.UpdateEvent(e)
+		return nil
 	})
 	return out, err
 }
