@@ -562,7 +562,11 @@ func TestBadReceivers(t *testing.T) {
 		}
 	})
 	for app, hook := range map[string]*httptest.Server{appID: hang, innerApp: fail, storeApp: garbage} {
-		if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+app, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL}}, nil); err != nil {
+		patch := map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL}}
+		if app == innerApp {
+			patch["scopes"] = []string{"im:chat"} // it lacks a chat-reading scope
+		}
+		if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+app, patch, nil); err != nil {
 			t.Fatalf("subscribe %s: %v", app, err)
 		}
 	}
@@ -683,5 +687,23 @@ func TestLongConnectionBadInput(t *testing.T) {
 	_, pong, err := conn.ReadMessage()
 	if err != nil || !bytes.Contains(pong, []byte("pong")) || !bytes.Contains(pong, []byte(`"PingInterval":120`)) {
 		t.Errorf("pong %q %v", pong, err)
+	}
+}
+
+// TestEventsNeedAScope: a bot in the chat without a chat-reading scope is
+// told nothing.
+func TestEventsNeedAScope(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Scopes").Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp, innerApp, noScopeApp)
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	told := map[string]int{}
+	for _, e := range journalOf(t, srv, id).Events {
+		told[e.App]++
+	}
+	// helper: bot added, user added; the creator: user added.
+	if told[helperApp] != 2 || told[appID] != 1 || told[innerApp] != 0 || told[noScopeApp] != 0 {
+		t.Errorf("events by app: %v", told)
 	}
 }

@@ -337,7 +337,8 @@ func (s *Service) subscribers(tx Tx, p Platform, tenant int64) ([]App, error) {
 //   - WeCom tells the subscribed apps of the corporation of what users do
 //     in the client (typesOf).
 //
-// Every app must have subscribed to the event's type.
+// Every app must have subscribed to the event's type and hold one of the
+// platform's chat-reading permissions (eventScopes).
 func (s *Service) emit(tx Tx, changes ...Change) error {
 	var out []Event
 	for _, ch := range changes {
@@ -399,6 +400,14 @@ func (s *Service) emit(tx Tx, changes ...Change) error {
 	return nil
 }
 
+// eventScopes are the permissions an app needs to be told of chat
+// events (any one of them): Feishu's chat-reading scopes, DingTalk's group
+// permissions. WeCom asks none of its callbacks.
+var eventScopes = map[Platform][]string{
+	Feishu:   {"im:chat", "im:chat:readonly", "im:chat:read"},
+	DingTalk: {"qyapi_chat_read", "qyapi_chat_manage"},
+}
+
 // told picks, of the subscribed apps, those a change is told to.
 func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 	c := ch.Chat
@@ -407,7 +416,7 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 	}
 	var candidates []int64
 	for _, a := range subs {
-		if c.Platform == Feishu && !a.Bot {
+		if (c.Platform == Feishu && !a.Bot) || !a.HasScope(eventScopes[c.Platform]...) {
 			continue
 		}
 		if ch.Kind == BotAdded || ch.Kind == BotRemoved {
