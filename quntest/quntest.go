@@ -156,6 +156,13 @@ func WithRedis(url string) Option {
 	return Option{apply: func(c *server.Config) { c.Redis = url }}
 }
 
+// WithoutEventDelivery makes the node write events to its outbox but
+// deliver none (another node, or nobody, delivers them): for tests that
+// read the outbox as it is, or count the store's statements.
+func WithoutEventDelivery() Option {
+	return Option{apply: func(c *server.Config) { c.NoDelivery = true }}
+}
+
 // WithRequestTimeout bounds the work of one request (default 30 seconds).
 func WithRequestTimeout(d time.Duration) Option {
 	return Option{apply: func(c *server.Config) { c.RequestTimeout = d }}

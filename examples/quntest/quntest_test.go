@@ -56,6 +56,7 @@ func TestOwnDirectoryRestartReset(t *testing.T) {
 		quntest.WithDataDir(dir),
 		quntest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		quntest.WithRequestTimeout(5*time.Second),
+		quntest.WithoutEventDelivery(), // the outbox is written, nothing is pushed
 		quntest.WithoutRateLimits())
 	if srv.DataDir != dir || !strings.HasPrefix(srv.URL, "http://"+srv.Host) {
 		t.Fatalf("DataDir %q URL %q Host %q", srv.DataDir, srv.URL, srv.Host)

@@ -165,7 +165,7 @@ func (h *Handler) streamConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.NetConn().SetDeadline(time.Time{})
 	ws.SetReadLimit(h.cfg.MaxBody)
-	sc := &streamConn{ws: ws, h: h, app: actor.App, id: qun.NewEventID(), topics: topics, acks: make(map[string]chan ackFrame), closed: make(chan struct{})}
+	sc := &streamConn{ws: ws, h: h, app: actor.App, id: qun.NewEventID(), topics: topics, acks: make(map[string]chan ackFrame), closed: make(chan struct{}), turn: make(chan struct{}, 1)}
 	detach := h.cfg.Hub.Attach(actor.App.ID, sc)
 	go sc.serve(detach)
 }
@@ -198,6 +198,11 @@ type streamConn struct {
 	acks   map[string]chan ackFrame
 	closed chan struct{}
 	once   sync.Once
+	// turn lets one frame at a time wait for its ack: the Stream SDK
+	// answers each frame on a goroutine of its own and writes those
+	// answers to the socket unsynchronised, so frames sent together make
+	// it corrupt its own writes.
+	turn chan struct{}
 }
 
 // streamSilence is how long a client may say nothing: it pings every
@@ -259,6 +264,16 @@ func (c *streamConn) Deliver(ctx context.Context, e qun.Event) events.Result {
 	topic := "*"
 	if slices.Contains(c.topics, e.Type) {
 		topic = e.Type
+	}
+	select {
+	case c.turn <- struct{}{}:
+		defer func() { <-c.turn }()
+	case <-ctx.Done():
+		r.Status, r.Answer = "timeout", "the connection was busy with other frames"
+		return r
+	case <-c.closed:
+		r.Status, r.Answer = "closed", "the connection closed before delivery"
+		return r
 	}
 	msgID := qun.NewEventID()
 	ack := make(chan ackFrame, 1)

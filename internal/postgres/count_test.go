@@ -18,7 +18,7 @@ func TestRoundTrips(t *testing.T) {
 	if pgtest.URL() == "" {
 		t.Skipf("%s is not set", pgtest.Env)
 	}
-	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithoutEventDelivery())
 	w := storetest.NewWorkload(t, srv.URL)
 	tok := w.Str(w.Call("POST", "/open-apis/auth/v3/tenant_access_token/internal", nil, `{"app_id":"cli_a10fbf7e94b8d01d","app_secret":"demo-feishu-secret"}`), "tenant_access_token")
 	fs := map[string]string{"Authorization": "Bearer " + tok}

@@ -10,7 +10,13 @@ import (
 
 // SetTrace makes every store of this test binary report its statements to
 // fn (nil stops it). Set it while no store is in use.
-func SetTrace(fn func(query string, args []any)) { trace = fn }
+func SetTrace(fn func(query string, args []any)) {
+	if fn == nil {
+		trace.Store(nil)
+		return
+	}
+	trace.Store(&fn)
+}
 
 // Explain returns PostgreSQL's plan for query (a text line per node), with
 // sequential scans priced out, so that one left in the plan means no index

@@ -191,9 +191,7 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 // Meta reads a store-wide setting outside a transaction.
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {
 	const q = `SELECT value FROM meta WHERE key = $1`
-	if trace != nil {
-		trace(q, []any{key})
-	}
+	traced(q, []any{key})
 	var v string
 	err := db.pool.QueryRow(ctx, q, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {

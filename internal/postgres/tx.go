@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,7 +76,16 @@ func rebind(q string) string {
 
 // trace, when set (tests), sees every statement the store sends: each is a
 // round trip (a transaction's BEGIN goes with its first statement).
-var trace func(query string, args []any)
+// It is atomic: the stores' goroutines (the event engine's among them)
+// read it while a test sets it.
+var trace atomic.Pointer[func(query string, args []any)]
+
+// traced reports a statement to the trace, if one is set.
+func traced(query string, args []any) {
+	if fn := trace.Load(); fn != nil {
+		(*fn)(query, args)
+	}
+}
 
 // first sends the transaction's BEGIN and its first statement together,
 // when the transaction has not begun yet (ok false otherwise). The caller
@@ -113,8 +123,8 @@ func (tx *tx) broke(err error) error {
 }
 
 func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
-	if trace != nil {
-		trace(rebind(query), args)
+	if trace.Load() != nil {
+		traced(rebind(query), args)
 	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
@@ -129,8 +139,8 @@ func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 }
 
 func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
-	if trace != nil {
-		trace(rebind(query), args)
+	if trace.Load() != nil {
+		traced(rebind(query), args)
 	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
@@ -152,8 +162,8 @@ func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
 }
 
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
-	if trace != nil {
-		trace(rebind(query), args)
+	if trace.Load() != nil {
+		traced(rebind(query), args)
 	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
@@ -181,8 +191,8 @@ func (tx *tx) end(ctx context.Context, how string) error {
 		how = "ROLLBACK"
 	}
 	wasFailed := tx.failed
-	if trace != nil {
-		trace(how, nil)
+	if trace.Load() != nil {
+		traced(how, nil)
 	}
 	tag, err := tx.conn.Exec(ctx, how)
 	switch {

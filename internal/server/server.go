@@ -67,6 +67,9 @@ type Config struct {
 	WeCom    wecom.Config
 	// Node names the node in the delivery journal ("" is host/pid).
 	Node string
+	// NoDelivery: the node writes events but delivers none (other nodes
+	// do); its long connections are refused.
+	NoDelivery bool
 	// Logger receives the access log and errors.
 	Logger *slog.Logger
 }
@@ -157,14 +160,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Feishu.Limiter, cfg.DingTalk.Limiter, cfg.WeCom.Limiter = l, l, l
 	}
 	s.hub = events.NewHub()
+	hub := s.hub
+	if cfg.NoDelivery {
+		hub = nil // no connection is taken that nobody would deliver to
+	}
 	fcfg := cfg.Feishu
-	fcfg.Logger, fcfg.Hub = s.log, s.hub
+	fcfg.Logger, fcfg.Hub = s.log, hub
 	mux := http.NewServeMux()
 	fs := feishu.New(s.svc, fcfg)
 	mux.Handle("/open-apis/", fs)
 	mux.Handle("/callback/", fs)
 	dcfg := cfg.DingTalk
-	dcfg.Logger, dcfg.Hub = s.log, s.hub
+	dcfg.Logger, dcfg.Hub = s.log, hub
 	ding := dingtalk.New(s.svc, dcfg)
 	mux.Handle("/v1.0/", ding)
 	mux.Handle("/gettoken", ding)
@@ -207,7 +214,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:  s.log,
 		Observe: s.metrics.observeEvent,
 	})
-	s.engine.Start()
+	if !cfg.NoDelivery {
+		s.engine.Start()
+	}
 	s.ready.Store(true)
 	s.startHousekeeping()
 	return s, nil

@@ -4,7 +4,13 @@ import "context"
 
 // SetTrace makes every store of this test binary report its queries to fn
 // (nil stops it). Set it while no store is in use.
-func SetTrace(fn func(query string, args []any)) { trace = fn }
+func SetTrace(fn func(query string, args []any)) {
+	if fn == nil {
+		trace.Store(nil)
+		return
+	}
+	trace.Store(&fn)
+}
 
 // ExplainQueryPlan returns the detail lines of SQLite's plan for query.
 func ExplainQueryPlan(db *DB, query string, args []any) ([]string, error) {

@@ -41,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -484,13 +485,19 @@ func (tx *tx) stmt(query string, nargs int) (*sql.Stmt, error) {
 }
 
 // trace, when set (by the query-plan test), sees every query the store
-// issues with its arguments.
-var trace func(query string, args []any)
+// issues with its arguments; it is atomic, as the stores' goroutines (the
+// event engine's among them) read it while a test sets it.
+var trace atomic.Pointer[func(query string, args []any)]
+
+// traced reports a query to the trace, if one is set.
+func traced(query string, args []any) {
+	if fn := trace.Load(); fn != nil {
+		(*fn)(query, args)
+	}
+}
 
 func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
-	if trace != nil {
-		trace(query, args)
-	}
+	traced(query, args)
 	tx.wrote = true // every exec is a write; see also AddMembers
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
@@ -500,9 +507,7 @@ func (tx *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (tx *tx) query(query string, args ...any) (*sql.Rows, error) {
-	if trace != nil {
-		trace(query, args)
-	}
+	traced(query, args)
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return nil, err
@@ -512,9 +517,7 @@ func (tx *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 // scanRow runs a query that returns one row into dest.
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
-	if trace != nil {
-		trace(query, args)
-	}
+	traced(query, args)
 	st, err := tx.stmt(query, len(args))
 	if err != nil {
 		return err
