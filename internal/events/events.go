@@ -171,6 +171,9 @@ type Engine struct {
 	// those waiting together in one transaction.
 	records  chan record
 	recorded chan struct{}
+	// again wakes the claimer when an attempt ends: an app that was busy
+	// may take more now.
+	again chan struct{}
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -193,7 +196,7 @@ func NewEngine(svc *qun.Service, hub *Hub, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers), inflight: make(map[int64]int), records: make(chan record, cfg.Workers)}
+	return &Engine{svc: svc, hub: hub, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Workers), inflight: make(map[int64]int), records: make(chan record, cfg.Workers), again: make(chan struct{}, 1)}
 }
 
 // Start runs the Engine until Stop.
@@ -266,6 +269,7 @@ func (e *Engine) run(ctx context.Context) {
 			return
 		case <-e.svc.Events():
 		case <-e.hub.kick:
+		case <-e.again:
 		case <-tick.C:
 		}
 		e.pass(ctx)
@@ -307,6 +311,10 @@ func (e *Engine) pass(ctx context.Context) {
 					}
 					e.mu.Unlock()
 					<-e.sem
+					select {
+					case e.again <- struct{}{}:
+					default:
+					}
 					e.wg.Done()
 				}()
 				e.attempt(ev)
