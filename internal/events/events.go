@@ -174,8 +174,8 @@ type Engine struct {
 	// again wakes the claimer when an attempt ends: an app that was busy
 	// may take more now.
 	again chan struct{}
-	stop     context.CancelFunc
-	done     chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // NewEngine returns an Engine delivering svc's events through hub and
