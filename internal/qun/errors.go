@@ -36,6 +36,15 @@ const (
 	ReasonScope           Reason = "scope"             // the app lacks a scope
 )
 
+// Reasons. Messages:
+const (
+	ReasonMuted           Reason = "muted"             // only the owner and managers may speak
+	ReasonMessageNotFound Reason = "message_not_found" // no such message (in the chat)
+	ReasonMessageRecalled Reason = "message_recalled"  // the message was recalled
+	ReasonNotSender       Reason = "not_sender"        // only the sender may do this
+	ReasonContent         Reason = "content"           // the content does not fit its type
+)
+
 // Reasons. Chat creation and change:
 const (
 	ReasonField                 Reason = "field"                   // a field is malformed

@@ -28,6 +28,8 @@ const (
 	UsersLeft     EventKind = "users_left"    // on their own
 	ChatUpdated   EventKind = "chat_updated"  // name, description, avatar, settings, owner
 	ChatDisbanded EventKind = "chat_disbanded"
+	// MessagePosted: a user posted Change.Message.
+	MessagePosted EventKind = "message_posted"
 )
 
 // Source says where a change came from.
@@ -53,7 +55,9 @@ type Change struct {
 	// Users joined or left (UsersAdded, UsersRemoved, UsersLeft).
 	Users []int64
 	// Bot was added or removed (BotAdded, BotRemoved).
-	Bot    int64
+	Bot int64
+	// Message was posted (MessagePosted).
+	Message *Message
 	Source Source
 	At     time.Time
 }
@@ -101,6 +105,7 @@ const (
 	FeishuUserWithdraw = "im.chat.member.user.withdrawn_v1"
 	FeishuChatUpdated  = "im.chat.updated_v1"
 	FeishuDisbanded    = "im.chat.disbanded_v1"
+	FeishuMessage      = "im.message.receive_v1"
 
 	DingTalkAddMember   = "chat_add_member"
 	DingTalkRemove      = "chat_remove_member"
@@ -115,7 +120,7 @@ const (
 func EventTypes(p Platform) []string {
 	switch p {
 	case Feishu:
-		return []string{FeishuBotAdded, FeishuBotDeleted, FeishuUserAdded, FeishuUserDeleted, FeishuChatUpdated, FeishuDisbanded}
+		return []string{FeishuBotAdded, FeishuBotDeleted, FeishuUserAdded, FeishuUserDeleted, FeishuChatUpdated, FeishuDisbanded, FeishuMessage}
 	case DingTalk:
 		return []string{DingTalkAddMember, DingTalkRemove, DingTalkQuit, DingTalkOwner, DingTalkTitle, DingTalkDisband}
 	case WeCom:
@@ -133,7 +138,7 @@ func typesOf(ch Change) []string {
 		t := map[EventKind]string{
 			BotAdded: FeishuBotAdded, BotRemoved: FeishuBotDeleted, UsersAdded: FeishuUserAdded,
 			UsersRemoved: FeishuUserDeleted, UsersLeft: FeishuUserDeleted, ChatUpdated: FeishuChatUpdated,
-			ChatDisbanded: FeishuDisbanded,
+			ChatDisbanded: FeishuDisbanded, MessagePosted: FeishuMessage,
 		}[ch.Kind]
 		if t == "" {
 			return nil
@@ -438,11 +443,24 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 	for _, a := range subs {
 		member := slices.ContainsFunc(in, func(m Member) bool { return m.App == a.ID })
 		creator := c.Platform == DingTalk && c.CreatorApp == a.ID
-		if slices.Contains(candidates, a.ID) && (member || creator) {
+		if slices.Contains(candidates, a.ID) && (member || creator) && (ch.Kind != MessagePosted || hears(a, ch.Message)) {
 			out = append(out, a)
 		}
 	}
 	return out, nil
+}
+
+// groupMessages is the Feishu scope under which a bot hears every message
+// of its groups, not only those that mention it.
+const groupMessages = "im:message.group_msg"
+
+// hears reports whether a bot in the chat is told of a user's message: it
+// is mentioned (by name or @all), or it may read every group message.
+func hears(a App, m *Message) bool {
+	if a.HasScope(groupMessages) {
+		return true
+	}
+	return slices.ContainsFunc(m.Mentions, func(x Mention) bool { return x.App == a.ID || x.All })
 }
 
 // Retry schedules: the waits after each failed attempt, then the event

@@ -29,6 +29,8 @@ type chatRules struct {
 	// newChatID and newConversationID make a chat's public identifiers.
 	newChatID         func() string
 	newConversationID func() string
+	// newMessageID makes a message's public identifier.
+	newMessageID func() string
 }
 
 var rulesOf = map[Platform]chatRules{
@@ -45,6 +47,7 @@ var rulesOf = map[Platform]chatRules{
 		dedupeTTL:      10 * time.Hour,
 		avatar:         imageKey.MatchString,
 		newChatID:      func() string { return "oc_" + randomHex(32) },
+		newMessageID:   func() string { return "om_" + randomHex(32) },
 	},
 	DingTalk: {
 		appManages:    true,
@@ -54,6 +57,7 @@ var rulesOf = map[Platform]chatRules{
 		maxManagers:   1000,
 		avatar:        func(s string) bool { return utf8.RuneCountInString(s) <= 256 },
 		newChatID:     func() string { return "chat" + randomHex(32) },
+		newMessageID:  func() string { return "msg" + randomHex(32) },
 		newConversationID: func() string {
 			b := make([]byte, 16)
 			rand.Read(b)
@@ -65,6 +69,7 @@ var rulesOf = map[Platform]chatRules{
 		maxMembers:  2000,
 		avatar:      func(s string) bool { return utf8.RuneCountInString(s) <= 512 },
 		newChatID:   func() string { return "wr" + randomAlnum(28) },
+		newMessageID: func() string { return randomHex(32) },
 		maxManagers: 0,
 	},
 }

@@ -180,6 +180,15 @@ type Tx interface {
 	// Attempts lists the attempts at the given events, oldest first.
 	Attempts(events []int64) ([]Attempt, error)
 
+	// AddMessage inserts m and sets its ID; MessageID must be unique.
+	AddMessage(m *Message) error
+	// MessageByID finds a message by its public ID.
+	MessageByID(messageID string) (Message, error)
+	// UpdateMessage replaces the message with m's ID.
+	UpdateMessage(m Message) error
+	// Messages lists a chat's messages matching f, by creation (then ID).
+	Messages(f MessageFilter) ([]Message, error)
+
 	// PurgeEvents deletes up to limit events no longer due (delivered or
 	// failed) created before t, with their attempts, and reports how many
 	// it deleted.

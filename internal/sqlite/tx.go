@@ -779,3 +779,47 @@ func (tx *tx) Attempts(events []int64) ([]qun.Attempt, error) {
 	out, err := sqlstore.Attempts(rows)
 	return out, fail("attempts", err)
 }
+
+// Messages.
+
+func (tx *tx) AddMessage(m *qun.Message) error {
+	res, err := tx.exec(`INSERT INTO messages (message_id, chat_id, created_at, data) VALUES (?, ?, ?, ?)`,
+		m.MessageID, m.Chat, sqlstore.MS(m.CreatedAt), sqlstore.Encode(m))
+	if err != nil {
+		return fail("message", err)
+	}
+	m.ID, err = res.LastInsertId()
+	return fail("message", err)
+}
+
+func (tx *tx) MessageByID(messageID string) (qun.Message, error) {
+	ms, err := tx.messages(`WHERE message_id = ?`, messageID)
+	if err != nil {
+		return qun.Message{}, err
+	}
+	if len(ms) == 0 {
+		return qun.Message{}, fail("message", sql.ErrNoRows)
+	}
+	return ms[0], nil
+}
+
+func (tx *tx) UpdateMessage(m qun.Message) error {
+	res, err := tx.exec(`UPDATE messages SET data = ? WHERE id = ?`, sqlstore.Encode(m), m.ID)
+	return affected("message", res, err)
+}
+
+func (tx *tx) Messages(f qun.MessageFilter) ([]qun.Message, error) {
+	q, args := sqlstore.MessageQuery(f)
+	ms, err := tx.messages(q, args...)
+	return sqlstore.FilterSender(ms, f), err
+}
+
+func (tx *tx) messages(where string, args ...any) ([]qun.Message, error) {
+	rows, err := tx.query(sqlstore.MessageColumns+where, args...)
+	if err != nil {
+		return nil, fail("messages", err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Messages(rows)
+	return out, fail("messages", err)
+}

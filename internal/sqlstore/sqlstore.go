@@ -327,7 +327,7 @@ const (
 )
 
 // Reset lists the tables Tx.Reset empties, children first.
-var Reset = []string{"attempts", "events", "dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"}
+var Reset = []string{"attempts", "events", "messages", "dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"}
 
 // MemberQuery is the condition (after MemberColumns, with ? parameters)
 // that pages through the members f selects, in join order.
@@ -464,6 +464,74 @@ func Without(ids, drop []int64) []int64 {
 	for _, id := range ids {
 		if !slices.Contains(drop, id) {
 			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// MessageColumns are the columns Messages decodes.
+const MessageColumns = `SELECT id, chat_id, data FROM messages `
+
+// Messages decodes rows of MessageColumns.
+func Messages(rows Rows) ([]qun.Message, error) {
+	var out []qun.Message
+	for rows.Next() {
+		var (
+			m    qun.Message
+			data string
+		)
+		if err := rows.Scan(&m.ID, &m.Chat, &data); err != nil {
+			return nil, err
+		}
+		id, chat := m.ID, m.Chat
+		if err := Decode(data, &m); err != nil {
+			return nil, err
+		}
+		m.ID, m.Chat = id, chat
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MessageQuery is the condition (after MessageColumns, with ?
+// parameters) that pages through a chat's messages along messages_chat.
+func MessageQuery(f qun.MessageFilter) (string, []any) {
+	where, args := []string{`chat_id = ?`}, []any{f.Chat}
+	if !f.Since.IsZero() {
+		where, args = append(where, `created_at >= ?`), append(args, MS(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, `created_at <= ?`), append(args, MS(f.Until))
+	}
+	order := `ORDER BY created_at, id`
+	if f.After != nil {
+		cmp := `>`
+		if f.Desc {
+			cmp = `<`
+		}
+		where = append(where, `(created_at `+cmp+` ? OR (created_at = ? AND id `+cmp+` ?))`)
+		args = append(args, MS(f.After.At), MS(f.After.At), f.After.ID)
+	}
+	if f.Desc {
+		order = `ORDER BY created_at DESC, id DESC`
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	return `WHERE ` + strings.Join(where, ` AND `) + ` ` + order + ` LIMIT ?`, append(args, limit)
+}
+
+// FilterSender keeps the messages of one sender, when f names one (the
+// admin listing's filter, applied to a page the index bounds).
+func FilterSender(ms []qun.Message, f qun.MessageFilter) []qun.Message {
+	if f.SenderUser == 0 && f.SenderApp == 0 {
+		return ms
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if (f.SenderUser != 0 && m.SenderUser == f.SenderUser) || (f.SenderApp != 0 && m.SenderApp == f.SenderApp) {
+			out = append(out, m)
 		}
 	}
 	return out

@@ -618,3 +618,80 @@ func testOutbox(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testMessages: messages round-trip by public ID, page a chat's history
+// by time both ways, filter by sender, and update.
+func testMessages(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 1)
+	c := newChat(tenant, app, "oc_msgs", "Messages")
+	update(t, s, func(tx qun.Tx) error { return tx.CreateChat(&c) })
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	var ms []qun.Message
+	update(t, s, func(tx qun.Tx) error {
+		for i := range 5 {
+			m := qun.Message{MessageID: fmt.Sprintf("om_%d", i), Chat: c.ID, ChatID: c.ChatID, Platform: qun.Feishu, Type: "text",
+				Content: fmt.Sprintf(`{"text":"%d"}`, i), CreatedAt: t0.Add(time.Duration(i/2) * time.Second), UpdatedAt: t0}
+			if i%2 == 0 {
+				m.SenderApp = app.ID
+			} else {
+				m.SenderUser = users[0].ID
+				m.Mentions = []qun.Mention{{Key: "@_user_1", App: app.ID, Name: "A"}}
+			}
+			if err := tx.AddMessage(&m); err != nil {
+				return err
+			}
+			ms = append(ms, m)
+		}
+		return nil
+	})
+	ids := func(ms []qun.Message) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.MessageID[3:])
+		}
+		return out
+	}
+	view(t, s, func(tx qun.Tx) error {
+		got := must[qun.Message](t)(tx.MessageByID("om_1"))
+		if !reflect.DeepEqual(got, ms[1]) {
+			t.Errorf("MessageByID = %+v, want %+v", got, ms[1])
+		}
+		if _, err := tx.MessageByID("om_x"); qun.ErrorCode(err) != qun.ENotFound {
+			t.Errorf("unknown message: %v", err)
+		}
+		for _, c := range []struct {
+			f    qun.MessageFilter
+			want []string
+		}{
+			{qun.MessageFilter{Chat: c.ID}, []string{"0", "1", "2", "3", "4"}},
+			{qun.MessageFilter{Chat: c.ID, Limit: 2}, []string{"0", "1"}},
+			{qun.MessageFilter{Chat: c.ID, Desc: true, Limit: 2}, []string{"4", "3"}},
+			{qun.MessageFilter{Chat: c.ID, After: &qun.MessageCursor{At: ms[1].CreatedAt, ID: ms[1].ID}}, []string{"2", "3", "4"}},
+			{qun.MessageFilter{Chat: c.ID, Desc: true, After: &qun.MessageCursor{At: ms[3].CreatedAt, ID: ms[3].ID}}, []string{"2", "1", "0"}},
+			{qun.MessageFilter{Chat: c.ID, Since: t0.Add(time.Second), Until: t0.Add(time.Second)}, []string{"2", "3"}},
+			{qun.MessageFilter{Chat: c.ID, SenderUser: users[0].ID}, []string{"1", "3"}},
+			{qun.MessageFilter{Chat: c.ID + 1}, nil},
+		} {
+			if got := ids(must[[]qun.Message](t)(tx.Messages(c.f))); !slices.Equal(got, c.want) {
+				t.Errorf("Messages(%+v) = %v, want %v", c.f, got, c.want)
+			}
+		}
+		return nil
+	})
+	m := ms[0]
+	m.Recalled = true
+	update(t, s, func(tx qun.Tx) error { return tx.UpdateMessage(m) })
+	view(t, s, func(tx qun.Tx) error {
+		if got := must[qun.Message](t)(tx.MessageByID("om_0")); !got.Recalled {
+			t.Errorf("after update: %+v", got)
+		}
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error { return tx.Reset() })
+	view(t, s, func(tx qun.Tx) error {
+		if _, err := tx.MessageByID("om_1"); qun.ErrorCode(err) != qun.ENotFound {
+			t.Errorf("a message survived Reset: %v", err)
+		}
+		return nil
+	})
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Batches", testBatches},
 		{"CreateWithMembers", testCreateWithMembers},
 		{"Outbox", testOutbox},
+		{"Messages", testMessages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

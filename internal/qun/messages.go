@@ -1,0 +1,260 @@
+package qun
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Messages. A message belongs to a chat and has a sender (a user, or an
+// app's bot), a type and a content document in the platform's own shape
+// (the dialect checks it), the users and bots it mentions, and the
+// message it replies to. The rules of who may post are here; what a bot
+// is told of a user's message follows the events' rules (emit).
+
+// Message is a message in a chat.
+type Message struct {
+	ID        int64    `json:"-"`
+	MessageID string   `json:"message_id"`
+	Chat      int64    `json:"-"`
+	ChatID    string   `json:"chat_id"`
+	Platform  Platform `json:"platform"`
+	// SenderUser or SenderApp sent it.
+	SenderUser int64 `json:"sender_user,omitempty"`
+	SenderApp  int64 `json:"sender_app,omitempty"`
+	// Type is the platform's message type (Feishu msg_type).
+	Type string `json:"type"`
+	// Content is the platform's content document.
+	Content  string    `json:"content"`
+	Mentions []Mention `json:"mentions,omitempty"`
+	// ParentID and RootID are the message replied to and the first of its
+	// thread.
+	ParentID  string    `json:"parent_id,omitempty"`
+	RootID    string    `json:"root_id,omitempty"`
+	Recalled  bool      `json:"recalled,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Mention is a user or a bot a message mentions, or everyone (All), with
+// its place in the content (Key, Feishu's "@_user_1").
+type Mention struct {
+	Key  string `json:"key"`
+	User int64  `json:"user,omitempty"`
+	App  int64  `json:"app,omitempty"`
+	All  bool   `json:"all,omitempty"`
+	Name string `json:"name"`
+}
+
+// NewMessage is a message to send.
+type NewMessage struct {
+	Type, Content string
+	Mentions      []Mention
+	// ReplyTo is the message_id replied to ("": none).
+	ReplyTo string
+	// Dedupe, when set, makes a repeat within the platform's window
+	// return the first message.
+	Dedupe string
+}
+
+// MessageFilter selects a chat's messages. Zero fields do not filter.
+type MessageFilter struct {
+	Chat int64
+	// Since and Until bound the creation time (inclusive).
+	Since, Until time.Time
+	// Desc lists newest first; After continues after a message (in the
+	// listing's order).
+	Desc  bool
+	After *MessageCursor
+	Limit int
+	// SenderUser and SenderApp select one sender.
+	SenderUser, SenderApp int64
+}
+
+// MessageCursor is a position in a chat's messages.
+type MessageCursor struct {
+	At time.Time
+	ID int64
+}
+
+// messageDedupe is how long a send's dedupe key holds (Feishu: an hour).
+const messageDedupe = time.Hour
+
+// SendMessage posts a message from the actor's bot into a chat: the bot
+// must be in it, the chat not dissolved, and, when only the owner and
+// managers may speak, the bot one of them.
+func (s *Service) SendMessage(ctx context.Context, actor Actor, chatID string, in NewMessage) (Message, error) {
+	var out Message
+	err := s.store.Update(ctx, func(tx Tx) error {
+		a, err := enter(tx, actor, chatID, memberOnly, false)
+		if err != nil {
+			return err
+		}
+		if a.chat.Settings.WhoCanSpeak != Everyone && !a.admin && a.chat.OwnerApp != actor.App.ID {
+			return Errorf(EForbidden, ReasonMuted, "only the owner and managers may speak in this chat")
+		}
+		out, err = s.post(tx, a.chat, 0, actor.App.ID, in)
+		return err
+	})
+	return out, err
+}
+
+// post writes a message; a repeated dedupe key returns the first one.
+func (s *Service) post(tx Tx, c Chat, user, app int64, in NewMessage) (Message, error) {
+	now := s.now()
+	m := Message{
+		MessageID: rulesOf[c.Platform].newMessageID(), Chat: c.ID, ChatID: c.ChatID, Platform: c.Platform,
+		SenderUser: user, SenderApp: app, Type: in.Type, Content: in.Content, Mentions: in.Mentions,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.ReplyTo != "" {
+		parent, err := tx.MessageByID(in.ReplyTo)
+		if ErrorCode(err) == ENotFound || (err == nil && parent.Chat != c.ID) {
+			return Message{}, Errorf(ENotFound, ReasonMessageNotFound, "no message %q in the chat", in.ReplyTo)
+		} else if err != nil {
+			return Message{}, err
+		}
+		if parent.Recalled {
+			return Message{}, Errorf(EInvalid, ReasonMessageRecalled, "the message replied to was recalled")
+		}
+		m.ParentID, m.RootID = parent.MessageID, parent.RootID
+		if m.RootID == "" {
+			m.RootID = parent.MessageID
+		}
+	}
+	if in.Dedupe != "" {
+		d := Dedupe{Scope: fmt.Sprintf("message|%s|%d|%d|%d", c.Platform, c.ID, user, app), Key: in.Dedupe, ChatID: m.MessageID, CreatedAt: now}
+		holder, err := tx.ClaimDedupe(d, now.Add(-messageDedupe))
+		if err != nil {
+			return Message{}, err
+		}
+		if holder != m.MessageID {
+			return tx.MessageByID(holder)
+		}
+	}
+	if err := tx.AddMessage(&m); err != nil {
+		return Message{}, err
+	}
+	if err := touch(tx, c.ID, now); err != nil {
+		return Message{}, err
+	}
+	if user == 0 {
+		return m, nil // bots are told of what users say, not of what bots say
+	}
+	ch := Change{Kind: MessagePosted, Chat: c, OperatorUser: user, Message: &m, Source: FromClient, At: now}
+	return m, s.emit(tx, ch)
+}
+
+// UserPost is a message a user posts in the client (simulated).
+type UserPost struct {
+	ChatID string
+	// User posts: a user ID of the chat's tenant.
+	User string
+	NewMessage
+}
+
+// PostAsUser posts a message as a user in the client: the user must be in
+// the chat and may speak there. The bots are told as the platform tells
+// them.
+func (s *Service) PostAsUser(ctx context.Context, in UserPost) (Message, error) {
+	var out Message
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, err := tx.ChatByChatID(in.ChatID)
+		if err != nil {
+			return Errorf(ENotFound, ReasonChatNotFound, "no chat %q", in.ChatID)
+		}
+		if c.Status == Dissolved {
+			return Errorf(EInvalid, ReasonChatDissolved, "the chat is dissolved")
+		}
+		u, err := tx.UserByUserID(c.TenantID, in.User)
+		if err != nil {
+			return Errorf(ENotFound, ReasonNotExisted, "no user %q in the chat's tenant", in.User)
+		}
+		m, err := tx.Member(c.ID, u.ID, 0)
+		if ErrorCode(err) == ENotFound {
+			return Errorf(EForbidden, ReasonNotInChat, "%s is not in the chat", in.User)
+		} else if err != nil {
+			return err
+		}
+		if c.Settings.WhoCanSpeak != Everyone && m.Role == RoleMember {
+			return Errorf(EForbidden, ReasonMuted, "only the owner and managers may speak in this chat")
+		}
+		out, err = s.post(tx, c, u.ID, 0, in.NewMessage)
+		return err
+	})
+	return out, err
+}
+
+// ChatMessages lists a chat's messages for an actor whose bot is in it.
+func (s *Service) ChatMessages(ctx context.Context, actor Actor, chatID string, f MessageFilter) ([]Message, error) {
+	var out []Message
+	err := s.store.View(ctx, func(tx Tx) error {
+		a, err := enter(tx, actor, chatID, memberOnly, false)
+		if err != nil {
+			return err
+		}
+		f.Chat = a.chat.ID
+		out, err = tx.Messages(f)
+		return err
+	})
+	return out, err
+}
+
+// MessageFor returns a message of a chat the actor's bot is in.
+func (s *Service) MessageFor(ctx context.Context, actor Actor, messageID string) (Message, error) {
+	var out Message
+	err := s.store.View(ctx, func(tx Tx) error {
+		m, err := tx.MessageByID(messageID)
+		if ErrorCode(err) == ENotFound {
+			return Errorf(ENotFound, ReasonMessageNotFound, "no message %q", messageID)
+		} else if err != nil {
+			return err
+		}
+		c, err := tx.Chat(m.Chat)
+		if err != nil {
+			return err
+		}
+		if _, err := enter(tx, actor, c.ChatID, memberOnly, false); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}
+
+// RecallMessage recalls a message the actor's bot sent.
+func (s *Service) RecallMessage(ctx context.Context, actor Actor, messageID string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		m, err := tx.MessageByID(messageID)
+		if ErrorCode(err) == ENotFound {
+			return Errorf(ENotFound, ReasonMessageNotFound, "no message %q", messageID)
+		} else if err != nil {
+			return err
+		}
+		if m.SenderApp != actor.App.ID {
+			return Errorf(EForbidden, ReasonNotSender, "a bot recalls only its own messages")
+		}
+		if m.Recalled {
+			return Errorf(EInvalid, ReasonMessageRecalled, "the message was recalled already")
+		}
+		m.Recalled, m.UpdatedAt = true, s.now()
+		return tx.UpdateMessage(m)
+	})
+}
+
+// Messages lists a chat's messages for the admin API: any chat, any
+// sender.
+func (s *Service) Messages(ctx context.Context, chatID string, f MessageFilter) ([]Message, error) {
+	var out []Message
+	err := s.store.View(ctx, func(tx Tx) error {
+		c, err := tx.ChatByChatID(chatID)
+		if err != nil {
+			return Errorf(ENotFound, ReasonChatNotFound, "no chat %q", chatID)
+		}
+		f.Chat = c.ID
+		out, err = tx.Messages(f)
+		return err
+	})
+	return out, err
+}
