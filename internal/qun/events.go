@@ -58,8 +58,8 @@ type Change struct {
 	Bot int64
 	// Message was posted (MessagePosted).
 	Message *Message
-	Source Source
-	At     time.Time
+	Source  Source
+	At      time.Time
 }
 
 // EventMode is how an app receives its events.

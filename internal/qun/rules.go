@@ -65,12 +65,12 @@ var rulesOf = map[Platform]chatRules{
 		},
 	},
 	WeCom: {
-		appManages:  true,
-		maxMembers:  2000,
-		avatar:      func(s string) bool { return utf8.RuneCountInString(s) <= 512 },
-		newChatID:   func() string { return "wr" + randomAlnum(28) },
+		appManages:   true,
+		maxMembers:   2000,
+		avatar:       func(s string) bool { return utf8.RuneCountInString(s) <= 512 },
+		newChatID:    func() string { return "wr" + randomAlnum(28) },
 		newMessageID: func() string { return randomHex(32) },
-		maxManagers: 0,
+		maxManagers:  0,
 	},
 }
 
