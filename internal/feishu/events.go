@@ -128,6 +128,12 @@ func (f eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
 	}
 	var body any
 	switch d.Type {
+	case qun.FeishuMessage:
+		ev, err := renderReceive(tx, d, ids)
+		if err != nil {
+			return nil, err
+		}
+		body = ev
 	case qun.FeishuChatUpdated:
 		before, after, err := f.changes(tx, app, ch.Before, c, ids)
 		if err != nil {

@@ -134,6 +134,12 @@ func (h *Handler) routes() {
 	h.handle("GET "+chats+"/{chat_id}/members/is_in_chat", scopesMemRead, h.isInChat)
 	h.handle("POST "+chats+"/{chat_id}/managers/add_managers", scopesManager, h.addManagers)
 	h.handle("POST "+chats+"/{chat_id}/managers/delete_managers", scopesManager, h.deleteManagers)
+	const messages = "/open-apis/im/v1/messages"
+	h.handle("POST "+messages, scopesSend, h.sendMessage)
+	h.handle("GET "+messages, scopesMsgRead, h.listMessages)
+	h.handle("GET "+messages+"/{message_id}", scopesMsgRead, h.getMessage)
+	h.handle("DELETE "+messages+"/{message_id}", scopesSend, h.deleteMessage)
+	h.handle("POST "+messages+"/{message_id}/reply", scopesSend, h.replyMessage)
 	// Unknown paths and methods answer as Feishu's gateway does: 404 text.
 	h.mux.Handle("/", http.NotFoundHandler())
 }

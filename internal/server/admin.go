@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
@@ -77,6 +78,8 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/events", s.adminEvents)
 	route("POST /admin/v1/simulate", s.adminSimulate)
 	route("GET /admin/v1/connections", s.adminConnections)
+	create("POST /admin/v1/chats/{chat_id}/messages", s.adminPostMessage)
+	route("GET /admin/v1/chats/{chat_id}/messages", s.adminMessages)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Annotate(r, "admin", "unknown", "")
 		if allowed := httpx.Allowed(mux, r); len(allowed) > 0 {
@@ -788,4 +791,157 @@ func (s *Server) connections(ctx context.Context) ([]consoleConn, error) {
 func (s *Server) adminConnections(r *http.Request) (any, error) {
 	out, err := s.connections(r.Context())
 	return map[string]any{"connections": out}, err
+}
+
+// adminMessage is a message as the admin API shows it: senders and
+// mentions by their platform IDs.
+type adminMessage struct {
+	qun.Message
+	SenderUser string         `json:"sender_user,omitempty"`
+	SenderApp  string         `json:"sender_app,omitempty"`
+	Mentions   []adminMention `json:"mentions,omitempty"`
+}
+
+type adminMention struct {
+	Key  string `json:"key"`
+	User string `json:"user,omitempty"`
+	App  string `json:"app,omitempty"`
+	All  bool   `json:"all,omitempty"`
+	Name string `json:"name"`
+}
+
+// adminMessages shows messages with their senders' and mentions' IDs.
+func (s *Server) adminMessages(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	f := qun.MessageFilter{Limit: 100}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, badRequest{"limit must be an integer from 1 to 1000"}
+		}
+		f.Limit = n
+	}
+	if v := q.Get("since"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, badRequest{"since must be a Unix time in milliseconds"}
+		}
+		f.Since = time.UnixMilli(ms)
+	}
+	msgs, err := s.svc.Messages(r.Context(), r.PathValue("chat_id"), f)
+	if err != nil {
+		return nil, err
+	}
+	out := []adminMessage{}
+	err = s.store.View(r.Context(), func(tx qun.Tx) error {
+		userID := func(id int64) (string, error) {
+			u, err := tx.User(id)
+			return u.UserID, err
+		}
+		appKey := func(id int64) (string, error) {
+			a, err := tx.App(id)
+			return a.Key, err
+		}
+		for _, m := range msgs {
+			v := adminMessage{Message: m}
+			var err error
+			if m.SenderUser != 0 {
+				v.SenderUser, err = userID(m.SenderUser)
+			} else {
+				v.SenderApp, err = appKey(m.SenderApp)
+			}
+			if err != nil {
+				return err
+			}
+			if sender := q.Get("sender"); sender != "" && sender != v.SenderUser && sender != v.SenderApp {
+				continue
+			}
+			if t := q.Get("type"); t != "" && t != m.Type {
+				continue
+			}
+			for _, x := range m.Mentions {
+				am := adminMention{Key: x.Key, All: x.All, Name: x.Name}
+				switch {
+				case x.User != 0:
+					am.User, err = userID(x.User)
+				case x.App != 0:
+					am.App, err = appKey(x.App)
+				}
+				if err != nil {
+					return err
+				}
+				v.Mentions = append(v.Mentions, am)
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return map[string]any{"messages": out}, err
+}
+
+// adminPostMessage posts a message as a user in the client.
+func (s *Server) adminPostMessage(r *http.Request) (any, error) {
+	var in struct {
+		User     string `json:"user"`
+		Type     string `json:"type"`
+		Content  string `json:"content"`
+		ReplyTo  string `json:"reply_to"`
+		Mentions []struct {
+			Key  string `json:"key"`
+			User string `json:"user"`
+			App  string `json:"app"`
+			All  bool   `json:"all"`
+		} `json:"mentions"`
+	}
+	if err := decodeAdmin(r, &in); err != nil {
+		return nil, err
+	}
+	if in.User == "" || in.Content == "" {
+		return nil, badRequest{"user and content are required"}
+	}
+	if in.Type == "" {
+		in.Type = "text"
+	}
+	if !json.Valid([]byte(in.Content)) {
+		return nil, badRequest{"content must be the platform's content document, as JSON text"}
+	}
+	chatID := r.PathValue("chat_id")
+	post := qun.UserPost{ChatID: chatID, User: in.User, NewMessage: qun.NewMessage{Type: in.Type, Content: in.Content, ReplyTo: in.ReplyTo}}
+	err := s.store.View(r.Context(), func(tx qun.Tx) error {
+		c, err := tx.ChatByChatID(chatID)
+		if err != nil {
+			return err
+		}
+		for _, m := range in.Mentions {
+			x := qun.Mention{Key: m.Key, All: m.All}
+			switch {
+			case m.User != "":
+				u, err := tx.UserByUserID(c.TenantID, m.User)
+				if err != nil {
+					return badRequest{"mentions: no user " + m.User + " in the chat's tenant"}
+				}
+				x.User, x.Name = u.ID, u.Name
+			case m.App != "":
+				a, err := tx.AppByKey(c.Platform, c.TenantID, m.App)
+				if err != nil {
+					return badRequest{"mentions: no app " + m.App + " in the chat's tenant"}
+				}
+				x.App, x.Name = a.ID, a.Name
+			case m.All:
+				x.Name = "所有人"
+			default:
+				return badRequest{"a mention names a user, an app, or all"}
+			}
+			post.Mentions = append(post.Mentions, x)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.svc.PostAsUser(r.Context(), post)
+	if err != nil {
+		return nil, err
+	}
+	return adminMessage{Message: m, SenderUser: in.User}, nil
 }

@@ -306,7 +306,7 @@ func TestJournalAndSimulate(t *testing.T) {
 		{"POST", "/admin/v1/simulate", "[1]", "400"},
 		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "push"}}, "400"},
 		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "webhook", "url": "ftp://x"}}, "400"},
-		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "connection", "types": []string{"im.message.receive_v1"}}}, "400"},
+		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "connection", "types": []string{"im.message.reaction.created_v1"}}}, "400"},
 		{"PATCH", "/admin/v1/apps/feishu/cli_a10fbf7e94b8d01d", map[string]any{"events": map[string]any{"mode": "connection", "colour": "blue"}}, "400"},
 		{"PATCH", "/admin/v1/apps/dingtalk/dingqundemo", map[string]any{"events": map[string]any{"mode": "webhook", "url": "http://x", "token": "t", "key": "short"}}, "400"},
 		{"PATCH", "/admin/v1/apps/wecom/1000002?tenant=ww0123456789abcdef", map[string]any{"events": map[string]any{"mode": "connection"}}, "400"},

@@ -1,0 +1,219 @@
+package feishu_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	lark "github.com/larksuite/oapi-sdk-go/v3"
+	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
+	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
+
+	"github.com/qunhq/qun/quntest"
+)
+
+func text(s string) string {
+	b, _ := json.Marshal(map[string]string{"text": s})
+	return string(b)
+}
+
+func send(t *testing.T, cli *lark.Client, chat, msgType, content string) *larkim.CreateMessageResp {
+	t.Helper()
+	resp, err := cli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(chat).MsgType(msgType).Content(content).Build()).Build())
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	return resp
+}
+
+// TestBotLoop: a user posts "@bot ping" in the client; the helper bot's
+// unmodified handler, on the official long connection, receives it with
+// its mention and replies with the SDK; the reply is in the chat's
+// history, after the post, as its reply.
+func TestBotLoop(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	helperCli := client(srv, helperApp)
+	got := make(chan *larkim.P2MessageReceiveV1, 4)
+	d := dispatcher.NewEventDispatcher("", "").OnP2MessageReceiveV1(func(ctx context.Context, e *larkim.P2MessageReceiveV1) error {
+		got <- e
+		resp, err := helperCli.Im.V1.Message.Reply(ctx, larkim.NewReplyMessageReqBuilder().MessageId(*e.Event.Message.MessageId).
+			Body(larkim.NewReplyMessageReqBodyBuilder().MsgType("text").Content(text("pong")).Build()).Build())
+		if err != nil || !resp.Success() {
+			return fmt.Errorf("reply: %v %+v", err, resp)
+		}
+		return nil
+	})
+	connect(t, srv, helperApp, d)
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Loop").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+
+	// A message that mentions nobody is not the helper's to hear.
+	simulatePost(t, srv, id, "zhangsan", text("hello everyone"), nil)
+	simulatePost(t, srv, id, "zhangsan", text("@_user_1 ping"), []map[string]any{{"key": "@_user_1", "app": helperApp}})
+	e := <-got
+	zhang := openID(t, srv, demoTenant, "zhangsan", helperApp)
+	m := e.Event.Message
+	if *m.ChatId != id || *m.ChatType != "group" || *m.MessageType != "text" || *m.Content != text("@_user_1 ping") ||
+		len(m.Mentions) != 1 || *m.Mentions[0].Key != "@_user_1" || *m.Mentions[0].Name != "帮手 Helper Bot" || !strings.HasPrefix(*m.Mentions[0].Id.OpenId, "ou_") ||
+		*e.Event.Sender.SenderId.OpenId != zhang || *e.Event.Sender.SenderType != "user" || e.EventV2Base.Header.EventType != "im.message.receive_v1" {
+		raw, _ := json.Marshal(e)
+		t.Errorf("event %s", raw)
+	}
+	// The history, through the helper's SDK, oldest first: the two posts
+	// and the reply to the second.
+	var items []*larkim.Message
+	for range 100 {
+		resp, err := helperCli.Im.V1.Message.List(ctx, larkim.NewListMessageReqBuilder().ContainerIdType("chat").ContainerId(id).PageSize(10).Build())
+		if err != nil || !resp.Success() {
+			t.Fatalf("list: %v %+v", err, resp)
+		}
+		if items = resp.Data.Items; len(items) == 3 {
+			break
+		}
+	}
+	if len(items) != 3 || *items[2].ParentId != *m.MessageId || *items[2].Sender.Id != helperApp || *items[2].Sender.SenderType != "app" ||
+		*items[2].Body.Content != text("pong") || *items[1].Sender.Id != zhang || *items[1].Sender.IdType != "open_id" {
+		raw, _ := json.Marshal(items)
+		t.Fatalf("history %s", raw)
+	}
+	select {
+	case e := <-got:
+		t.Errorf("a second event: %+v", e)
+	default:
+	}
+	// The admin API lists what was said, by whom.
+	var admin struct {
+		Messages []struct {
+			SenderUser string `json:"sender_user"`
+			SenderApp  string `json:"sender_app"`
+			Content    string
+			ParentID   string `json:"parent_id"`
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/chats/"+id+"/messages?sender="+helperApp, nil, &admin); err != nil {
+		t.Fatal(err)
+	}
+	if len(admin.Messages) != 1 || admin.Messages[0].Content != text("pong") || admin.Messages[0].ParentID != *m.MessageId {
+		t.Errorf("the bot's messages: %+v", admin.Messages)
+	}
+}
+
+func simulatePost(t *testing.T, srv *quntest.Server, chat, user, content string, mentions []map[string]any) {
+	t.Helper()
+	if err := srv.Admin("POST", "/admin/v1/chats/"+chat+"/messages", map[string]any{"user": user, "content": content, "mentions": mentions}, nil); err != nil {
+		t.Fatalf("post as %s: %v", user, err)
+	}
+}
+
+// TestMessages: send, get, page the history both ways, recall, dedupe by
+// uuid, mentions written as <at> tags, and every error a bot meets.
+func TestMessages(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Messages").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	lisi := openID(t, srv, demoTenant, "lisi", appID)
+
+	r := send(t, cli, id, "text", text(`hi <at user_id="`+lisi+`">李四</at> and <at user_id="all">所有人</at>`))
+	if !r.Success() || *r.Data.Body.Content != text("hi @_user_1 and @_all") || len(r.Data.Mentions) != 2 || *r.Data.Mentions[0].Id != lisi || *r.Data.Sender.Id != appID || *r.Data.ChatId != id {
+		raw, _ := json.Marshal(r)
+		t.Fatalf("send: %s", raw)
+	}
+	for i := range 4 {
+		send(t, cli, id, "interactive", fmt.Sprintf(`{"elements":[{"tag":"div","text":{"tag":"plain_text","content":"%d"}}]}`, i))
+	}
+	// Dedupe: the same uuid gives the first message.
+	dd := func() string {
+		resp, err := cli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+			Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(text("once")).Uuid("u-1").Build()).Build())
+		if err != nil || !resp.Success() {
+			t.Fatalf("send with uuid: %v %+v", err, resp)
+		}
+		return *resp.Data.MessageId
+	}
+	if a, b := dd(), dd(); a != b {
+		t.Errorf("uuid sent twice made %s and %s", a, b)
+	}
+	// Pages of 2, oldest first, then newest first.
+	var asc, desc []string
+	for _, sort := range []string{"ByCreateTimeAsc", "ByCreateTimeDesc"} {
+		tok := ""
+		for range 10 {
+			b := larkim.NewListMessageReqBuilder().ContainerIdType("chat").ContainerId(id).PageSize(2).SortType(sort)
+			if tok != "" {
+				b.PageToken(tok)
+			}
+			resp, err := cli.Im.V1.Message.List(ctx, b.Build())
+			if err != nil || !resp.Success() {
+				t.Fatalf("list %s: %v %+v", sort, err, resp)
+			}
+			for _, m := range resp.Data.Items {
+				if sort == "ByCreateTimeAsc" {
+					asc = append(asc, *m.MessageId)
+				} else {
+					desc = append(desc, *m.MessageId)
+				}
+			}
+			if !*resp.Data.HasMore {
+				break
+			}
+			tok = *resp.Data.PageToken
+		}
+	}
+	if len(asc) != 6 || asc[0] != *r.Data.MessageId || len(desc) != 6 || desc[5] != asc[0] || desc[0] != asc[5] {
+		t.Errorf("asc %v desc %v", asc, desc)
+	}
+	// Get and recall.
+	g, err := cli.Im.V1.Message.Get(ctx, larkim.NewGetMessageReqBuilder().MessageId(asc[1]).Build())
+	if err != nil || !g.Success() || len(g.Data.Items) != 1 || *g.Data.Items[0].MsgType != "interactive" {
+		t.Fatalf("get: %v %+v", err, g)
+	}
+	del, err := cli.Im.V1.Message.Delete(ctx, larkim.NewDeleteMessageReqBuilder().MessageId(asc[1]).Build())
+	if err != nil || !del.Success() {
+		t.Fatalf("recall: %v %+v", err, del)
+	}
+	g, _ = cli.Im.V1.Message.Get(ctx, larkim.NewGetMessageReqBuilder().MessageId(asc[1]).Build())
+	if !*g.Data.Items[0].Deleted {
+		t.Errorf("after recall: %+v", g.Data.Items[0])
+	}
+
+	// Errors.
+	tokens := map[string]string{appID: "Bearer " + tenantToken(t, srv, appID), helperApp: "Bearer " + tenantToken(t, srv, helperApp)}
+	raw := func(app, method, path, body string) (int, int) {
+		r := do(t, method, srv.URL+path, tokens[app], body)
+		var out struct{ Code int }
+		json.Unmarshal(r.Body, &out)
+		return r.Status, out.Code
+	}
+	for _, c := range []struct {
+		name         string
+		cli          string
+		method, path string
+		body         string
+		code         int
+	}{
+		{"bot not in the chat", helperApp, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"text\":\"x\"}"}`, 230002},
+		{"unknown chat", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"oc_00000000000000000000000000000000","msg_type":"text","content":"{\"text\":\"x\"}"}`, 230001},
+		{"content not JSON", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"text","content":"hello"}`, 230001},
+		{"text without text", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"txt\":\"x\"}"}`, 230001},
+		{"unknown msg_type", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"hologram","content":"{}"}`, 230001},
+		{"oversize card", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"interactive","content":"{\"x\":\"` + strings.Repeat("y", 31<<10) + `\"}"}`, 230025},
+		{"no receive_id_type", appID, "POST", "/open-apis/im/v1/messages", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"text\":\"x\"}"}`, 99992402},
+		{"wrong type in body", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":1}`, 232001},
+		{"bytes after the body", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"text\":\"x\"}"} x`, 232001},
+		{"recall another's", helperApp, "DELETE", "/open-apis/im/v1/messages/" + asc[2], ``, 230012},
+		{"recall twice", appID, "DELETE", "/open-apis/im/v1/messages/" + asc[1], ``, 230011},
+		{"reply to a recalled one", appID, "POST", "/open-apis/im/v1/messages/" + asc[1] + "/reply", `{"msg_type":"text","content":"{\"text\":\"x\"}"}`, 230011},
+		{"unknown message", appID, "GET", "/open-apis/im/v1/messages/om_nothere", ``, 230001},
+		{"history of a chat the bot is not in", helperApp, "GET", "/open-apis/im/v1/messages?container_id_type=chat&container_id=" + id, ``, 230002},
+		{"bad page_size", appID, "GET", "/open-apis/im/v1/messages?container_id_type=chat&container_id=" + id + "&page_size=51", ``, 99992402},
+	} {
+		if status, code := raw(c.cli, c.method, c.path, c.body); code != c.code || status != 400 {
+			t.Errorf("%s: HTTP %d code %d, want 400 %d", c.name, status, code, c.code)
+		}
+	}
+}
