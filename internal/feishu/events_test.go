@@ -487,6 +487,7 @@ func TestEventGolden(t *testing.T) {
 		Body(larkim.NewUpdateChatReqBodyBuilder().Name("Golden 2").Description("described").EditPermission("only_owner").Build()).Build()); err != nil || !resp.Success() {
 		t.Fatalf("update: %v %+v", err, resp)
 	}
+	simulatePost(t, srv, id, "zhangsan", text("@_user_1 ping @_user_2"), []map[string]any{{"key": "@_user_1", "app": helperApp}, {"key": "@_user_2", "user": "lisi"}})
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "zhangsan", "action": "transfer", "users": []string{"lisi"}})
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "user001", "action": "join"})
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "lisi", "action": "remove", "users": []string{"user001"}})
@@ -513,7 +514,8 @@ func TestEventGolden(t *testing.T) {
 		seen[name] = true
 		body := strings.ReplaceAll(e.Body, id, "oc_CHAT")
 		body = regexp.MustCompile(`"event_id":"[0-9a-f]{32}"`).ReplaceAllString(body, `"event_id":"EVENT_ID"`)
-		body = regexp.MustCompile(`"create_time":"\d+"`).ReplaceAllString(body, `"create_time":"TIME"`)
+		body = regexp.MustCompile(`"(create|update)_time":"\d+"`).ReplaceAllString(body, `"${1}_time":"TIME"`)
+		body = regexp.MustCompile(`"om_[0-9a-f]{32}"`).ReplaceAllString(body, `"om_MESSAGE"`)
 		golden.JSON(t, filepath.Join("testdata", "events", name+".json"), []byte(body), "  ")
 	}
 	if len(seen) < 9 {

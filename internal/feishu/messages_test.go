@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/quntest"
 )
 
@@ -216,4 +219,35 @@ func TestMessages(t *testing.T) {
 			t.Errorf("%s: HTTP %d code %d, want 400 %d", c.name, status, code, c.code)
 		}
 	}
+}
+
+// TestMessageGolden: the answers of send, reply and history match
+// testdata/messages/ (IDs and times masked).
+func TestMessageGolden(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Golden").OwnerId(ownerOpenID).Build())
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	lisi := openID(t, srv, demoTenant, "lisi", appID)
+	tok := "Bearer " + tenantToken(t, srv, appID)
+	mask := func(b []byte) []byte {
+		s := strings.ReplaceAll(string(b), id, "oc_CHAT")
+		s = regexp.MustCompile(`om_[0-9a-f]{32}`).ReplaceAllString(s, "om_MESSAGE")
+		s = regexp.MustCompile(`"(create|update)_time":"\d+"`).ReplaceAllString(s, `"${1}_time":"TIME"`)
+		return []byte(s)
+	}
+	sent := do(t, "POST", srv.URL+"/open-apis/im/v1/messages?receive_id_type=chat_id", tok,
+		`{"receive_id":"`+id+`","msg_type":"text","content":"{\"text\":\"hi <at user_id=\\\"`+lisi+`\\\">李四</at>\"}"}`)
+	golden.JSON(t, filepath.Join("testdata", "messages", "send_text.json"), mask(sent.Body), "  ")
+	var out struct {
+		Data struct {
+			MessageID string `json:"message_id"`
+		}
+	}
+	json.Unmarshal(sent.Body, &out)
+	reply := do(t, "POST", srv.URL+"/open-apis/im/v1/messages/"+out.Data.MessageID+"/reply", tok, `{"msg_type":"interactive","content":"{\"elements\":[]}"}`)
+	golden.JSON(t, filepath.Join("testdata", "messages", "reply_card.json"), mask(reply.Body), "  ")
+	list := do(t, "GET", srv.URL+"/open-apis/im/v1/messages?container_id_type=chat&container_id="+id+"&page_size=1", tok, "")
+	s := regexp.MustCompile(`"page_token":"[^"]+"`).ReplaceAllString(string(mask(list.Body)), `"page_token":"TOKEN"`)
+	golden.JSON(t, filepath.Join("testdata", "messages", "list_page.json"), []byte(s), "  ")
 }
