@@ -2,6 +2,7 @@ package wecom_test
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -204,5 +205,57 @@ func TestCallbackGolden(t *testing.T) {
 		body := strings.ReplaceAll(j.Events[len(j.Events)-1-i].Body, id, "CHAT_ID")
 		body = regexp.MustCompile(`<CreateTime>\d+</CreateTime>`).ReplaceAllString(body, "<CreateTime>TIME</CreateTime>")
 		golden.Text(t, filepath.Join("testdata", "events", name+".xml"), []byte(body))
+	}
+}
+
+// TestAppchatSend: go-workwx's Send*Message calls with a chat recipient
+// post into an app chat through /cgi-bin/appchat/send; the admin API
+// lists what the app said; every error has its errcode.
+func TestAppchatSend(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	a := app(srv)
+	id, err := a.CreateAppchat(&workwx.ChatInfo{Name: "Send", OwnerUserID: "zhangsan", MemberUserIDs: []string{"zhangsan", "lisi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := &workwx.Recipient{ChatID: id}
+	if err := a.SendTextMessage(to, "hello", false); err != nil {
+		t.Fatalf("text: %v", err)
+	}
+	if err := a.SendMarkdownMessage(to, "**bold**", false); err != nil {
+		t.Fatalf("markdown: %v", err)
+	}
+	if err := a.SendTextCardMessage(to, "Title", "desc", "https://example.com", "more", false); err != nil {
+		t.Fatalf("textcard: %v", err)
+	}
+	var j struct {
+		Messages []struct {
+			SenderApp string `json:"sender_app"`
+			Type      string
+			Content   string
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/chats/"+id+"/messages", nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Messages) != 3 || j.Messages[0].SenderApp != agent || j.Messages[0].Type != "text" || j.Messages[0].Content != `{"content":"hello"}` || j.Messages[2].Type != "textcard" {
+		t.Errorf("messages %+v", j.Messages)
+	}
+	tok := token(t, srv, corp, "demo-wecom-secret")
+	for _, c := range []struct {
+		body string
+		code int
+	}{
+		{`{"msgtype":"text","text":{"content":"x"}}`, 86201},
+		{`{"chatid":"` + id + `","msgtype":"hologram"}`, 40008},
+		{`{"chatid":"` + id + `","msgtype":"text"}`, 44004},
+		{`{"chatid":"` + id + `","msgtype":"text","text":{"content":""}}`, 44004},
+		{`{"chatid":"` + id + `","msgtype":"text","text":{"content":"` + strings.Repeat("x", 2049) + `"}}`, 45002},
+		{`{"chatid":"nothere","msgtype":"text","text":{"content":"x"}}`, 86003},
+		{`{"chatid":"` + id + `","msgtype":"text","text":{"content":"x"}} trailing`, 47001},
+	} {
+		if a := post(t, srv, "/cgi-bin/appchat/send", url.Values{"access_token": {tok}}, c.body); a.code() != c.code {
+			t.Errorf("%.60s: errcode %d, want %d", c.body, a.code(), c.code)
+		}
 	}
 }

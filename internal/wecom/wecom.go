@@ -92,6 +92,7 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.api("/cgi-bin/appchat/create", http.MethodPost, corpToken, h.createAppchat)
 	h.api("/cgi-bin/appchat/get", http.MethodGet, corpToken, h.getAppchat)
 	h.api("/cgi-bin/appchat/update", http.MethodPost, corpToken, h.updateAppchat)
+	h.api("/cgi-bin/appchat/send", http.MethodPost, corpToken, h.sendAppchat)
 	h.mux.HandleFunc("/cgi-bin/", func(w http.ResponseWriter, r *http.Request) {
 		c := h.newCall(w, r, "unknown")
 		h.write(c, nil, errNoSuchAPI)
