@@ -278,8 +278,14 @@ func TestJournalAndSimulate(t *testing.T) {
 	if len(j.Events) != 1 || j.Events[0].Type != "im.chat.member.user.added_v1" || j.Events[0].App != "cli_a10fbf7e94b8d01d" {
 		t.Errorf("second page %+v", j)
 	}
+	if err := srv.Admin("POST", "/admin/v1/chats/"+id+"/messages", map[string]any{"user": "zhangsan", "content": `{"text":"@_user_1 hello"}`,
+		"mentions": []map[string]any{{"key": "@_user_1", "app": "cli_a10fbf7e94b8d01d"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	feishuCall(t, srv, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"`+id+`","msg_type":"text","content":"{\"text\":\"hi back\"}"}`)
 	_, body := get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
-	for _, want := range []string{"Events (newest 2", "im.chat.member.user.added_v1", "im.chat.member.user.deleted_v1", "none yet", "No bot is connected", "connection: every type"} {
+	for _, want := range []string{"Conversation (newest 2", "@_user_1 hello", "@_user_1 = bot 群助手 Demo Bot", "bot 群助手 Demo Bot", "hi back", "张三 (zhangsan)",
+		"Events (newest 3", "im.chat.member.user.added_v1", "im.chat.member.user.deleted_v1", "none yet", "No bot is connected", "connection: every type"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("console lacks %q", want)
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	_ "embed"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"time"
@@ -24,6 +25,68 @@ const consoleCookie = "qun_admin"
 // admin API's journal pages through all of them.
 const consoleEvents = 20
 
+// consoleMessages is how many messages of each chat the console shows.
+const consoleMessages = 20
+
+// consoleMessage is a message as the console shows it.
+type consoleMessage struct {
+	At                      time.Time
+	Sender, Type, Text      string
+	Reply, Recalled, ByUser bool
+	Mentions                []string
+}
+
+// consoleMessages returns a chat's newest messages, oldest first, with
+// their senders and mentions named, and text shown as text.
+func (s *Server) consoleMessages(r *http.Request, chatID string) ([]consoleMessage, error) {
+	ms, err := s.svc.Messages(r.Context(), chatID, qun.MessageFilter{Desc: true, Limit: consoleMessages})
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	out := make([]consoleMessage, len(ms))
+	err = s.store.View(r.Context(), func(tx qun.Tx) error {
+		name := func(user, app int64) (string, error) {
+			if app != 0 {
+				a, err := tx.App(app)
+				return "bot " + a.Name, err
+			}
+			u, err := tx.User(user)
+			return u.Name + " (" + u.UserID + ")", err
+		}
+		for i, m := range ms {
+			cm := consoleMessage{At: m.CreatedAt, Type: m.Type, Text: m.Content, Reply: m.ParentID != "", Recalled: m.Recalled, ByUser: m.SenderUser != 0}
+			var doc struct {
+				Text    *string `json:"text"`
+				Content *string `json:"content"`
+			}
+			if json.Unmarshal([]byte(m.Content), &doc) == nil {
+				switch {
+				case doc.Text != nil:
+					cm.Text = *doc.Text
+				case doc.Content != nil:
+					cm.Text = *doc.Content
+				}
+			}
+			var err error
+			if cm.Sender, err = name(m.SenderUser, m.SenderApp); err != nil {
+				return err
+			}
+			for _, x := range m.Mentions {
+				n := "everyone"
+				if !x.All {
+					if n, err = name(x.User, x.App); err != nil {
+						return err
+					}
+				}
+				cm.Mentions = append(cm.Mentions, x.Key+" = "+n)
+			}
+			out[len(ms)-1-i] = cm
+		}
+		return nil
+	})
+	return out, err
+}
+
 // consoleUsers is how many users of each tenant the console lists; the
 // admin API pages through all of them.
 const consoleUsers = 200
@@ -41,7 +104,9 @@ func (s *Server) consoleHandler() http.Handler {
 			Links      []qun.Link
 			Chats      []qun.ChatDetail
 			// Events are each chat's newest events, with their attempts.
-			Events      map[string][]eventView
+			Events map[string][]eventView
+			// Messages are each chat's newest messages, oldest first.
+			Messages    map[string][]consoleMessage
 			Connections []consoleConn
 			Err         string
 		}{}
@@ -74,6 +139,13 @@ func (s *Server) consoleHandler() http.Handler {
 				for _, e := range evs {
 					data.Events[c.ChatID] = append(data.Events[c.ChatID], eventView{Seq: e.ID, Event: e, Attempts: attempts[e.ID]})
 				}
+			}
+			data.Messages = map[string][]consoleMessage{}
+			for _, c := range data.Chats {
+				if err != nil {
+					break
+				}
+				data.Messages[c.ChatID], err = s.consoleMessages(r, c.ChatID)
 			}
 			if err == nil {
 				data.Connections, err = s.connections(r.Context())
