@@ -312,3 +312,39 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// Message is a message of a chat, as the admin API lists it.
+type Message struct {
+	MessageID string `json:"message_id"`
+	Type      string `json:"type"`
+	// Content is the platform's content document (Feishu
+	// {"text":"@_user_1 ping"}, WeCom {"content":"…"}).
+	Content string `json:"content"`
+	// SenderUser (a user ID) or SenderApp (an app key) sent it.
+	SenderUser string `json:"sender_user"`
+	SenderApp  string `json:"sender_app"`
+	ParentID   string `json:"parent_id"`
+	Recalled   bool   `json:"recalled"`
+}
+
+// Messages lists a chat's messages, oldest first (up to 1000): what a
+// test asserts its bot said.
+func (s *Server) Messages(chatID string) ([]Message, error) {
+	var out struct{ Messages []Message }
+	err := s.Admin("GET", "/admin/v1/chats/"+chatID+"/messages?limit=1000", nil, &out)
+	return out.Messages, err
+}
+
+// Post posts a message as a user of the chat's tenant, in the client:
+// content is the platform's content document, and it mentions the apps
+// (by key) as @_user_1, @_user_2, … in order. The bots it mentions are
+// told as the platform tells them (Feishu im.message.receive_v1).
+func (s *Server) Post(chatID, user, content string, mentionApps ...string) (Message, error) {
+	var mentions []map[string]string
+	for i, app := range mentionApps {
+		mentions = append(mentions, map[string]string{"key": "@_user_" + strconv.Itoa(i+1), "app": app})
+	}
+	var out Message
+	err := s.Admin("POST", "/admin/v1/chats/"+chatID+"/messages", map[string]any{"user": user, "content": content, "mentions": mentions}, &out)
+	return out, err
+}

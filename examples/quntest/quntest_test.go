@@ -167,3 +167,32 @@ func call(t *testing.T, method, url, auth, body string, out any) {
 		t.Fatalf("%s %s: %v: %s", method, url, err, raw)
 	}
 }
+
+// TestConversation: a user posts in a chat as in the client, a bot
+// answers with the SDK, and the test reads the conversation back.
+func TestConversation(t *testing.T) {
+	srv := quntest.NewServer(t)
+	cli := lark.NewClient("cli_a10fbf7e94b8d01d", "demo-feishu-secret",
+		lark.WithOpenBaseUrl(srv.URL), lark.WithTokenCache(quntest.NewTokenCache()))
+	chat, err := cli.Im.V1.Chat.Create(context.Background(), larkim.NewCreateChatReqBuilder().UserIdType("user_id").
+		Body(larkim.NewCreateChatReqBodyBuilder().Name("周会").OwnerId("zhangsan").Build()).Build())
+	if err != nil || !chat.Success() {
+		t.Fatalf("create: %v %+v", err, chat)
+	}
+	id := *chat.Data.ChatId
+	if _, err := srv.Post(id, "zhangsan", `{"text":"@_user_1 ping"}`, "cli_a10fbf7e94b8d01d"); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := cli.Im.V1.Message.Create(context.Background(), larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(`{"text":"pong"}`).Build()).Build())
+	if err != nil || !reply.Success() {
+		t.Fatalf("send: %v %+v", err, reply)
+	}
+	msgs, err := srv.Messages(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].SenderUser != "zhangsan" || msgs[1].SenderApp != "cli_a10fbf7e94b8d01d" || msgs[1].Content != `{"text":"pong"}` {
+		t.Errorf("conversation %+v", msgs)
+	}
+}
