@@ -57,6 +57,7 @@ func DefaultConfig() Config {
 var (
 	permManage = []string{"qyapi_chat_manage"}
 	permRead   = []string{"qyapi_chat_read", "qyapi_chat_manage"}
+	permRobot  = []string{"qyapi_robot_sendmsg"}
 )
 
 // Handler serves the dialect: /v1.0/..., /gettoken and /chat/....
@@ -83,6 +84,8 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.api("POST /v1.0/im/group/update", permManage, h.updateGroup)
 	h.api("POST /v1.0/im/chat/{chatId}/convertToOpenConversationId", permRead, h.convertChatID)
 	h.api("POST /v1.0/im/subAdministrators", permManage, h.subAdministrators)
+	h.api("POST /v1.0/robot/groups/orgRobots/add", permRobot, h.addRobot)
+	h.api("POST /v1.0/robot/groupMessages/send", permRobot, h.sendGroupMessage)
 	h.mux.HandleFunc("POST /v1.0/gateway/connections/open", h.openConnection)
 	h.mux.HandleFunc("GET /v1.0/gateway/connect", h.streamConnect)
 	h.mux.HandleFunc("/v1.0/", h.notFound)

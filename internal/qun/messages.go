@@ -90,6 +90,13 @@ func (s *Service) SendMessage(ctx context.Context, actor Actor, chatID string, i
 		if err != nil {
 			return err
 		}
+		if a.rules.robotSends {
+			if _, err := tx.Member(a.chat.ID, 0, actor.App.ID); ErrorCode(err) == ENotFound {
+				return Errorf(EForbidden, ReasonNotInChat, "the app's robot is not in the group")
+			} else if err != nil {
+				return err
+			}
+		}
 		if a.chat.Settings.WhoCanSpeak != Everyone && !a.admin && a.chat.OwnerApp != actor.App.ID {
 			return Errorf(EForbidden, ReasonMuted, "only the owner and managers may speak in this chat")
 		}
@@ -257,4 +264,23 @@ func (s *Service) Messages(ctx context.Context, chatID string, f MessageFilter) 
 		return err
 	})
 	return out, err
+}
+
+// AddRobot puts the actor's robot into a chat the actor's app manages
+// (DingTalk's orgRobots/add): robotCode must be the app's own (an internal
+// app's robotCode is its appKey). Adding it again is no error.
+func (s *Service) AddRobot(ctx context.Context, actor Actor, chatID, robotCode string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if robotCode != actor.App.Key || !actor.App.Bot {
+			return Errorf(EInvalid, ReasonBotNotFound, "no robot %q of the app", robotCode)
+		}
+		a, err := enter(tx, actor, chatID, memberOnly, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AddMember(Member{Chat: a.chat.ID, App: actor.App.ID, Role: RoleMember, JoinedAt: s.now()}); err != nil {
+			return err
+		}
+		return touch(tx, a.chat.ID, s.now())
+	})
 }

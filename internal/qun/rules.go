@@ -15,6 +15,7 @@ type chatRules struct {
 	needsBot       bool   // the acting app must have bot ability
 	actorJoins     bool   // the acting bot joins the chats it creates
 	appManages     bool   // the acting app manages the chats it created without being in them
+	robotSends     bool   // an app speaks in a chat through its robot, which must be added first
 	ownerRequired  bool   // a create must name the owner
 	defaultName    string // name of a private chat created without one
 	publicNameMin  int    // runes a public chat's name needs (0: no rule)
@@ -51,6 +52,7 @@ var rulesOf = map[Platform]chatRules{
 	},
 	DingTalk: {
 		appManages:    true,
+		robotSends:    true,
 		ownerRequired: true,
 		maxBots:       0,
 		maxMembers:    1000,
