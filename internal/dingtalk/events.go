@@ -334,8 +334,6 @@ func (c *streamConn) Close() {
 // and eventId; the receiver answers {msg_signature, timeStamp, nonce,
 // encrypt} whose plaintext is "success".
 
-var pushClient = &http.Client{}
-
 // callback posts one encrypted message and checks the answer.
 func (h *Handler) callback(ctx context.Context, app qun.App, plain []byte) (status int, answer []byte, err error) {
 	sub := *app.Events
@@ -360,7 +358,7 @@ func (h *Handler) callback(ctx context.Context, app qun.App, plain []byte) (stat
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := pushClient.Do(req)
+	resp, err := events.Client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -14,6 +14,8 @@ package events
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"net/http"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -147,6 +149,14 @@ type Config struct {
 	// Observe, when set, is told of every attempt.
 	Observe func(qun.Event, Result, time.Duration)
 }
+
+// Client is what every platform's pushes and URL checks go out with:
+// no proxy from the environment (receivers are the developer's own
+// servers), a few idle connections per receiver; each attempt brings its
+// own deadline.
+var Client = &http.Client{Transport: &http.Transport{
+	Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second,
+}}
 
 // Timeouts are how long each platform waits for an answer: Feishu 3 s,
 // WeCom 5 s; DingTalk documents none, qun waits 5 s.
@@ -282,7 +292,7 @@ const batch = 32
 // pass claims and starts the due events until none is left.
 func (e *Engine) pass(ctx context.Context) {
 	for ctx.Err() == nil {
-		c := qun.Claim{Connected: e.hub.Apps(), Busy: e.busy(), Limit: batch, PerApp: e.cfg.PerApp, Lease: e.cfg.Lease}
+		c := qun.Claim{Connected: e.hub.Apps(), InFlight: e.inFlight(), Limit: batch, PerApp: e.cfg.PerApp, Lease: e.cfg.Lease}
 		due, err := e.svc.DueEvents(ctx, c)
 		if err != nil || !due {
 			e.logErr(ctx, "events: reading due events", err)
@@ -326,17 +336,11 @@ func (e *Engine) pass(ctx context.Context) {
 	}
 }
 
-// busy lists the apps with PerApp attempts in flight.
-func (e *Engine) busy() []int64 {
+// inFlight copies the counts of attempts under way, by app.
+func (e *Engine) inFlight() map[int64]int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []int64
-	for app, n := range e.inflight {
-		if n >= e.cfg.PerApp {
-			out = append(out, app)
-		}
-	}
-	return out
+	return maps.Clone(e.inflight)
 }
 
 func (e *Engine) logErr(ctx context.Context, msg string, err error) {

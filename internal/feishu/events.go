@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/qunhq/qun/internal/events"
 	"github.com/qunhq/qun/internal/qun"
@@ -239,11 +238,6 @@ func signature(timestamp, nonce, key string, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// pushClient posts webhook events; each attempt has its own deadline.
-var pushClient = &http.Client{Transport: &http.Transport{
-	Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second,
-}}
-
 // maxAnswer bounds what is read of an answer.
 const maxAnswer = 4 << 10
 
@@ -277,7 +271,7 @@ func (h *Handler) post(ctx context.Context, sub qun.Subscription, plain []byte) 
 	req.Header.Set("X-Lark-Request-Timestamp", ts)
 	req.Header.Set("X-Lark-Request-Nonce", nonce)
 	req.Header.Set("X-Lark-Signature", signature(ts, nonce, sub.Key, body))
-	resp, err := pushClient.Do(req)
+	resp, err := events.Client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -541,13 +541,16 @@ func hookServer(t *testing.T, events http.HandlerFunc) *httptest.Server {
 
 // TestBadReceivers: a request URL that hangs, answers 500 or answers
 // garbage is retried and journaled, and holds up neither the API nor the
-// deliveries to other bots.
+// deliveries to other bots; the hanging one has at most 8 attempts under
+// way at once.
 func TestBadReceivers(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	release := make(chan struct{})
-	var hanging atomic.Int32
+	var hanging, peak atomic.Int32
 	hang := hookServer(t, func(w http.ResponseWriter, r *http.Request) {
-		hanging.Add(1)
+		n := hanging.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
 		defer hanging.Add(-1)
 		select {
 		case <-release:
@@ -612,6 +615,10 @@ func TestBadReceivers(t *testing.T) {
 			}
 		}
 		if status[appID]["timeout"] == 10 && status[innerApp]["500"] == 11 && status[storeApp]["error"] == 11 && status[helperApp]["200"] == 11 {
+			// A receiver that hangs holds at most 8 of the node's workers.
+			if p := peak.Load(); p > 8 || p < 2 {
+				t.Errorf("%d attempts hung at once, want 2 to 8", p)
+			}
 			for _, e := range j.Events {
 				if (e.App == helperApp) != (e.Status == "delivered") || (e.App != helperApp && e.Status != "pending") {
 					t.Errorf("event of %s is %s", e.App, e.Status)

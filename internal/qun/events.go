@@ -39,9 +39,8 @@ type Source string
 const (
 	// FromAPI: a dialect API called by an app.
 	FromAPI Source = "api"
-	// FromAdmin: the admin API or the console.
-	FromAdmin Source = "admin"
-	// FromClient: what a user did in the platform's client (simulated).
+	// FromClient: what a user did in the platform's client (simulated
+	// through the admin API: Simulate, PostAsUser).
 	FromClient Source = "client"
 )
 
@@ -478,14 +477,27 @@ func RetrySchedule(p Platform) []time.Duration { return slices.Clone(retrySchedu
 
 // Claim asks for due events to deliver.
 type Claim struct {
-	// Connected are the apps with a long connection on the caller's node;
-	// Busy those whose attempts the caller holds enough of already.
-	Connected, Busy []int64
-	// Limit bounds the claim, PerApp its events of any one app (0: no
-	// bound), so that one slow receiver cannot take every worker.
+	// Connected are the apps with a long connection on the caller's node.
+	Connected []int64
+	// InFlight counts the attempts the caller has under way, by app.
+	InFlight map[int64]int
+	// Limit bounds the claim; PerApp (0: no bound) the attempts of one
+	// app under way once it is claimed, so that one slow receiver cannot
+	// take every worker.
 	Limit, PerApp int
 	// Lease is how long the events are the caller's.
 	Lease time.Duration
+}
+
+// busy lists the apps with PerApp attempts under way.
+func (c Claim) busy() []int64 {
+	var out []int64
+	for app, n := range c.InFlight {
+		if c.PerApp > 0 && n >= c.PerApp {
+			out = append(out, app)
+		}
+	}
+	return out
 }
 
 // ClaimEvents leases due events to the caller: the webhook events, which
@@ -496,16 +508,16 @@ func (s *Service) ClaimEvents(ctx context.Context, c Claim) ([]Event, error) {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = out[:0]
 		now := s.now()
-		due, err := tx.DueEvents(now, c.Connected, c.Busy, c.Limit)
+		due, err := tx.DueEvents(now, c.Connected, c.busy(), c.Limit)
 		if err != nil {
 			return err
 		}
-		per := map[int64]int{}
+		taken := map[int64]int{}
 		for _, e := range due {
-			if c.PerApp > 0 && per[e.App] >= c.PerApp {
+			if c.PerApp > 0 && c.InFlight[e.App]+taken[e.App] >= c.PerApp {
 				continue
 			}
-			per[e.App]++
+			taken[e.App]++
 			e.DueAt = now.Add(c.Lease)
 			if err := tx.UpdateEvent(e); err != nil {
 				return err
@@ -522,28 +534,18 @@ func (s *Service) ClaimEvents(ctx context.Context, c Claim) ([]Event, error) {
 func (s *Service) DueEvents(ctx context.Context, c Claim) (bool, error) {
 	var any bool
 	err := s.store.View(ctx, func(tx Tx) error {
-		due, err := tx.DueEvents(s.now(), c.Connected, c.Busy, 1)
+		due, err := tx.DueEvents(s.now(), c.Connected, c.busy(), 1)
 		any = len(due) > 0
 		return err
 	})
 	return any, err
 }
 
-// RecordAttempt journals an attempt at delivering the event with ID id
-// and schedules what follows: nothing once delivered, the next attempt
+// RecordAttempts journals attempts (each naming its event by Event), in
+// one transaction (a node's finished attempts share a commit), and
+// schedules what follows each: nothing once delivered, the next attempt
 // after the platform's wait, or nothing more once the schedule is spent.
-// A failure (DingTalk's LATER included) is retried.
-func (s *Service) RecordAttempt(ctx context.Context, id int64, a Attempt) (Event, error) {
-	out, err := s.RecordAttempts(ctx, []Attempt{{Event: id, At: a.At, Node: a.Node, Transport: a.Transport, Target: a.Target, OK: a.OK, Status: a.Status, LatencyMS: a.LatencyMS, Answer: a.Answer}})
-	if err != nil {
-		return Event{}, err
-	}
-	return out[0], nil
-}
-
-// RecordAttempts records attempts (each naming its event by Event) as
-// RecordAttempt does, in one transaction: a node's finished attempts
-// share a commit. An attempt at an event that no longer exists (its app
+// A failure (DingTalk's LATER included) is retried. An attempt at an event that no longer exists (its app
 // was deleted) is skipped.
 func (s *Service) RecordAttempts(ctx context.Context, as []Attempt) ([]Event, error) {
 	var out []Event

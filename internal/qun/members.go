@@ -175,8 +175,7 @@ func (s *Service) addMembersTx(tx Tx, actor Actor, a access, refs []Ref, mode Ad
 	return res, s.emit(tx, joined(actor, c, addUsers, addBots, now)...)
 }
 
-// joined is the changes of users and bots joining c, made by actor (an
-// operator user: actor.App 0 and the user in by).
+// joined is the changes of users and bots joining c, made by actor's app.
 func joined(actor Actor, c Chat, users []User, bots []App, now time.Time) []Change {
 	var out []Change
 	op := operator(actor)
@@ -195,19 +194,15 @@ func joined(actor Actor, c Chat, users []User, bots []App, now time.Time) []Chan
 	return out
 }
 
-// operatorOf is who makes a change: an app through the API, or a user.
+// operatorOf is who makes a change: an app through the API, or a user
+// in the client (Simulate).
 type operatorOf struct {
 	user, app int64
 	source    Source
 }
 
+// operator is the actor's app, acting through the API.
 func operator(actor Actor) operatorOf {
-	if actor.User != 0 {
-		return operatorOf{user: actor.User, source: FromClient}
-	}
-	if actor.App.ID == 0 {
-		return operatorOf{source: FromAdmin}
-	}
 	return operatorOf{app: actor.App.ID, source: FromAPI}
 }
 
@@ -299,27 +294,22 @@ func (s *Service) removeMembersTx(tx Tx, actor Actor, a access, refs []Ref) ([]s
 	}
 	now := s.now()
 	op := operator(actor)
-	gone, left := op.change(UsersRemoved, c, now), op.change(UsersLeft, c, now)
+	gone := op.change(UsersRemoved, c, now)
 	var changes []Change
 	for _, m := range remove {
 		if _, err := tx.RemoveMember(c.ID, m.User, m.App); err != nil {
 			return nil, err
 		}
-		switch {
-		case m.App != 0:
+		if m.App != 0 {
 			ch := op.change(BotRemoved, c, now)
 			ch.Bot = m.App
 			changes = append(changes, ch)
-		case m.User == actor.User:
-			left.Users = append(left.Users, m.User)
-		default:
+		} else {
 			gone.Users = append(gone.Users, m.User)
 		}
 	}
-	for _, ch := range []Change{gone, left} {
-		if len(ch.Users) > 0 {
-			changes = append(changes, ch)
-		}
+	if len(gone.Users) > 0 {
+		changes = append(changes, gone)
 	}
 	if err := touch(tx, c.ID, now); err != nil {
 		return nil, err

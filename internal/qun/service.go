@@ -62,9 +62,6 @@ func (s *Service) Now() time.Time { return s.now() }
 type Actor struct {
 	App    App
 	Tenant Tenant
-	// User, when set, is a user acting in the platform's client (a
-	// simulated user: Service.Simulate), and App the client's app.
-	User int64
 }
 
 // TokenRequest asks for an access token for an app.

@@ -828,6 +828,28 @@ func (s *Server) adminMessages(r *http.Request) (any, error) {
 		}
 		f.Since = time.UnixMilli(ms)
 	}
+	if sender := q.Get("sender"); sender != "" {
+		// A user ID of the chat's tenant, or an app key.
+		err := s.store.View(r.Context(), func(tx qun.Tx) error {
+			c, err := tx.ChatByChatID(r.PathValue("chat_id"))
+			if err != nil {
+				return err
+			}
+			if u, err := tx.UserByUserID(c.TenantID, sender); err == nil {
+				f.SenderUser = u.ID
+				return nil
+			}
+			a, err := tx.AppByKey(c.Platform, c.TenantID, sender)
+			if qun.ErrorCode(err) == qun.ENotFound {
+				return badRequest{"sender names no user or app of the chat's tenant"}
+			}
+			f.SenderApp = a.ID
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	msgs, err := s.svc.Messages(r.Context(), r.PathValue("chat_id"), f)
 	if err != nil {
 		return nil, err
@@ -852,9 +874,6 @@ func (s *Server) adminMessages(r *http.Request) (any, error) {
 			}
 			if err != nil {
 				return err
-			}
-			if sender := q.Get("sender"); sender != "" && sender != v.SenderUser && sender != v.SenderApp {
-				continue
 			}
 			if t := q.Get("type"); t != "" && t != m.Type {
 				continue

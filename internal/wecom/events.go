@@ -110,8 +110,6 @@ type callbackEnvelope struct {
 	Encrypt    cdata    `xml:"Encrypt"`
 }
 
-var pushClient = &http.Client{}
-
 // signedURL adds msg_signature, timestamp and nonce (and extra) to the
 // callback URL.
 func (h *Handler) signedURL(sub qun.Subscription, sealed string, extra url.Values) (string, error) {
@@ -163,7 +161,7 @@ func (h *Handler) push(ctx context.Context, app qun.App, e qun.Event) (int, []by
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "text/xml")
-	resp, err := pushClient.Do(req)
+	resp, err := events.Client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -195,7 +193,7 @@ func (h *Handler) VerifyURL(ctx context.Context, app qun.App) error {
 	if err != nil {
 		return err
 	}
-	resp, err := pushClient.Do(req)
+	resp, err := events.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("the callback URL did not answer the echostr check: %w", err)
 	}
