@@ -22,10 +22,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,9 +50,11 @@ type Server struct {
 	// DataDir holds the node's database.
 	DataDir string
 
-	tb    testing.TB
-	srv   *server.Server
-	http  *httptest.Server
+	tb   testing.TB
+	srv  *server.Server
+	http *httptest.Server
+	// base is URL, for the node's goroutines (sessionWebhook URLs).
+	base  atomic.Value
 	cfg   server.Config
 	store qun.Store
 	// db is the PostgreSQL schema the server keeps its state in, when
@@ -192,6 +196,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 		cfg.RedisPrefix = "quntest:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":" + strconv.Itoa(rand.IntN(1<<30)) + ":"
 	}
 	s := &Server{tb: tb, cfg: cfg}
+	s.cfg.DingTalk.PublicURL = func() string { v, _ := s.base.Load().(string); return v }
 	for _, o := range opts {
 		if o.db != "" {
 			s.db = o.db
@@ -220,6 +225,7 @@ func (s *Server) start() {
 	s.srv = srv
 	s.http = httptest.NewServer(srv.Handler())
 	s.URL, s.DataDir = s.http.URL, s.cfg.DataDir
+	s.base.Store(s.URL)
 	s.Host = s.http.Listener.Addr().String()
 }
 
@@ -333,6 +339,12 @@ func (s *Server) Messages(chatID string) ([]Message, error) {
 	var out struct{ Messages []Message }
 	err := s.Admin("GET", "/admin/v1/chats/"+chatID+"/messages?limit=1000", nil, &out)
 	return out.Messages, err
+}
+
+// Recall recalls a message a user posted, as that user in the client; the
+// bots in the chat are told (Feishu im.message.recalled_v1).
+func (s *Server) Recall(chatID, user, messageID string) error {
+	return s.Admin("DELETE", "/admin/v1/chats/"+chatID+"/messages/"+messageID+"?user="+url.QueryEscape(user), nil, nil)
 }
 
 // Post posts a message as a user of the chat's tenant, in the client:

@@ -133,6 +133,9 @@ func (f eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
 			return nil, err
 		}
 		body = ev
+	case qun.FeishuRecalled:
+		m := ch.Message
+		body = recalledEvent{MessageID: m.MessageID, ChatID: m.ChatID, RecallTime: strconv.FormatInt(ch.At.UnixMilli(), 10), RecallType: "message_owner"}
 	case qun.FeishuChatUpdated:
 		before, after, err := f.changes(tx, app, ch.Before, c, ids)
 		if err != nil {

@@ -488,6 +488,13 @@ func TestEventGolden(t *testing.T) {
 		t.Fatalf("update: %v %+v", err, resp)
 	}
 	simulatePost(t, srv, id, "zhangsan", text("@_user_1 ping @_user_2"), []map[string]any{{"key": "@_user_1", "app": helperApp}, {"key": "@_user_2", "user": "lisi"}})
+	msgs, err := srv.Messages(id)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("messages %v %+v", err, msgs)
+	}
+	if err := srv.Recall(id, "zhangsan", msgs[0].MessageID); err != nil {
+		t.Fatal(err)
+	}
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "zhangsan", "action": "transfer", "users": []string{"lisi"}})
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "user001", "action": "join"})
 	simulate(t, srv, map[string]any{"chat_id": id, "user": "lisi", "action": "remove", "users": []string{"user001"}})
@@ -514,11 +521,11 @@ func TestEventGolden(t *testing.T) {
 		seen[name] = true
 		body := strings.ReplaceAll(e.Body, id, "oc_CHAT")
 		body = regexp.MustCompile(`"event_id":"[0-9a-f]{32}"`).ReplaceAllString(body, `"event_id":"EVENT_ID"`)
-		body = regexp.MustCompile(`"(create|update)_time":"\d+"`).ReplaceAllString(body, `"${1}_time":"TIME"`)
+		body = regexp.MustCompile(`"(create|update|recall)_time":"\d+"`).ReplaceAllString(body, `"${1}_time":"TIME"`)
 		body = regexp.MustCompile(`"om_[0-9a-f]{32}"`).ReplaceAllString(body, `"om_MESSAGE"`)
 		golden.JSON(t, filepath.Join("testdata", "events", name+".json"), []byte(body), "  ")
 	}
-	if len(seen) < 9 {
+	if len(seen) < 11 {
 		t.Errorf("only %d payloads: %v", len(seen), seen)
 	}
 }

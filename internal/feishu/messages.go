@@ -258,7 +258,7 @@ func (h *Handler) getMessage(c *call) (any, error) {
 }
 
 func (h *Handler) deleteMessage(c *call) (any, error) {
-	if err := h.svc.RecallMessage(c.r.Context(), c.actor, c.r.PathValue("message_id")); err != nil {
+	if err := h.svc.RecallMessage(c.r.Context(), c.actor, "", c.r.PathValue("message_id")); err != nil {
 		return nil, messageFailure(err)
 	}
 	return struct{}{}, nil
@@ -433,6 +433,15 @@ type eventMention struct {
 }
 
 // renderReceive renders im.message.receive_v1 for app.
+// recalledEvent is im.message.recalled_v1: the sender recalled a message
+// (qun lets only senders recall, so recall_type is message_owner).
+type recalledEvent struct {
+	MessageID  string `json:"message_id"`
+	ChatID     string `json:"chat_id"`
+	RecallTime string `json:"recall_time"`
+	RecallType string `json:"recall_type"`
+}
+
 func renderReceive(tx qun.Tx, d qun.EventDraft, ids func(qun.User) eventUserID) (receiveEvent, error) {
 	var ev receiveEvent
 	m := d.Change.Message

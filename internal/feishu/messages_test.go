@@ -40,7 +40,11 @@ func TestBotLoop(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	helperCli := client(srv, helperApp)
 	got := make(chan *larkim.P2MessageReceiveV1, 4)
-	d := dispatcher.NewEventDispatcher("", "").OnP2MessageReceiveV1(func(ctx context.Context, e *larkim.P2MessageReceiveV1) error {
+	recalled := make(chan *larkim.P2MessageRecalledV1, 4)
+	d := dispatcher.NewEventDispatcher("", "").OnP2MessageRecalledV1(func(ctx context.Context, e *larkim.P2MessageRecalledV1) error {
+		recalled <- e
+		return nil
+	}).OnP2MessageReceiveV1(func(ctx context.Context, e *larkim.P2MessageReceiveV1) error {
 		got <- e
 		resp, err := helperCli.Im.V1.Message.Reply(ctx, larkim.NewReplyMessageReqBuilder().MessageId(*e.Event.Message.MessageId).
 			Body(larkim.NewReplyMessageReqBodyBuilder().MsgType("text").Content(text("pong")).Build()).Build())
@@ -102,6 +106,33 @@ func TestBotLoop(t *testing.T) {
 	}
 	if len(admin.Messages) != 1 || admin.Messages[0].Content != text("pong") || admin.Messages[0].ParentID != *m.MessageId {
 		t.Errorf("the bot's messages: %+v", admin.Messages)
+	}
+	// Recalls: a bot recalls only its own messages; the user recalls the
+	// ping in the client, the main bot its own message; the helper hears
+	// of both (im.message.recalled_v1).
+	mine := send(t, cli, id, "text", text("soon gone"))
+	other, err := helperCli.Im.V1.Message.Delete(ctx, larkim.NewDeleteMessageReqBuilder().MessageId(*mine.Data.MessageId).Build())
+	if err != nil || other.Code != 230012 || other.StatusCode != 400 {
+		t.Errorf("recall another bot's message: %v %+v", err, other)
+	}
+	if err := srv.Recall(id, "zhangsan", *m.MessageId); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Recall(id, "lisi", *mine.Data.MessageId); err == nil {
+		t.Error("a user recalled a bot's message")
+	}
+	del, err := cli.Im.V1.Message.Delete(ctx, larkim.NewDeleteMessageReqBuilder().MessageId(*mine.Data.MessageId).Build())
+	if err != nil || !del.Success() {
+		t.Fatalf("recall: %v %+v", err, del)
+	}
+	want := map[string]bool{*m.MessageId: true, *mine.Data.MessageId: true}
+	for range 2 {
+		r := <-recalled
+		if !want[*r.Event.MessageId] || *r.Event.ChatId != id || *r.Event.RecallType != "message_owner" || *r.Event.RecallTime == "" || r.EventV2Base.Header.EventType != "im.message.recalled_v1" {
+			raw, _ := json.Marshal(r)
+			t.Errorf("recalled event %s", raw)
+		}
+		delete(want, *r.Event.MessageId)
 	}
 }
 
@@ -208,7 +239,7 @@ func TestMessages(t *testing.T) {
 		{"no receive_id_type", appID, "POST", "/open-apis/im/v1/messages", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"text\":\"x\"}"}`, 99992402},
 		{"wrong type in body", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":1}`, 232001},
 		{"bytes after the body", appID, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"` + id + `","msg_type":"text","content":"{\"text\":\"x\"}"} x`, 232001},
-		{"recall another's", helperApp, "DELETE", "/open-apis/im/v1/messages/" + asc[2], ``, 230012},
+		{"recall in a chat the bot is not in", helperApp, "DELETE", "/open-apis/im/v1/messages/" + asc[2], ``, 230002},
 		{"recall twice", appID, "DELETE", "/open-apis/im/v1/messages/" + asc[1], ``, 230011},
 		{"reply to a recalled one", appID, "POST", "/open-apis/im/v1/messages/" + asc[1] + "/reply", `{"msg_type":"text","content":"{\"text\":\"x\"}"}`, 230011},
 		{"unknown message", appID, "GET", "/open-apis/im/v1/messages/om_nothere", ``, 230001},

@@ -30,6 +30,8 @@ const (
 	ChatDisbanded EventKind = "chat_disbanded"
 	// MessagePosted: a user posted Change.Message.
 	MessagePosted EventKind = "message_posted"
+	// MessageRecalled: Change.Message was recalled by its sender.
+	MessageRecalled EventKind = "message_recalled"
 )
 
 // Source says where a change came from.
@@ -55,7 +57,7 @@ type Change struct {
 	Users []int64
 	// Bot was added or removed (BotAdded, BotRemoved).
 	Bot int64
-	// Message was posted (MessagePosted).
+	// Message was posted (MessagePosted) or recalled (MessageRecalled).
 	Message *Message
 	Source  Source
 	At      time.Time
@@ -105,13 +107,17 @@ const (
 	FeishuChatUpdated  = "im.chat.updated_v1"
 	FeishuDisbanded    = "im.chat.disbanded_v1"
 	FeishuMessage      = "im.message.receive_v1"
+	FeishuRecalled     = "im.message.recalled_v1"
 
-	DingTalkAddMember   = "chat_add_member"
-	DingTalkRemove      = "chat_remove_member"
-	DingTalkQuit        = "chat_quit"
-	DingTalkOwner       = "chat_update_owner"
-	DingTalkTitle       = "chat_update_title"
-	DingTalkDisband     = "chat_disband"
+	DingTalkAddMember = "chat_add_member"
+	DingTalkRemove    = "chat_remove_member"
+	DingTalkQuit      = "chat_quit"
+	DingTalkOwner     = "chat_update_owner"
+	DingTalkTitle     = "chat_update_title"
+	DingTalkDisband   = "chat_disband"
+	// DingTalkBotMessage is the Stream CALLBACK topic of a message that
+	// @mentions the app's robot (over HTTP: the robot's message URL).
+	DingTalkBotMessage  = "/v1.0/im/bot/messages/get"
 	WeComExternalChange = "change_external_chat"
 )
 
@@ -119,9 +125,9 @@ const (
 func EventTypes(p Platform) []string {
 	switch p {
 	case Feishu:
-		return []string{FeishuBotAdded, FeishuBotDeleted, FeishuUserAdded, FeishuUserDeleted, FeishuChatUpdated, FeishuDisbanded, FeishuMessage}
+		return []string{FeishuBotAdded, FeishuBotDeleted, FeishuUserAdded, FeishuUserDeleted, FeishuChatUpdated, FeishuDisbanded, FeishuMessage, FeishuRecalled}
 	case DingTalk:
-		return []string{DingTalkAddMember, DingTalkRemove, DingTalkQuit, DingTalkOwner, DingTalkTitle, DingTalkDisband}
+		return []string{DingTalkAddMember, DingTalkRemove, DingTalkQuit, DingTalkOwner, DingTalkTitle, DingTalkDisband, DingTalkBotMessage}
 	case WeCom:
 		return []string{WeComExternalChange}
 	}
@@ -137,7 +143,7 @@ func typesOf(ch Change) []string {
 		t := map[EventKind]string{
 			BotAdded: FeishuBotAdded, BotRemoved: FeishuBotDeleted, UsersAdded: FeishuUserAdded,
 			UsersRemoved: FeishuUserDeleted, UsersLeft: FeishuUserDeleted, ChatUpdated: FeishuChatUpdated,
-			ChatDisbanded: FeishuDisbanded, MessagePosted: FeishuMessage,
+			ChatDisbanded: FeishuDisbanded, MessagePosted: FeishuMessage, MessageRecalled: FeishuRecalled,
 		}[ch.Kind]
 		if t == "" {
 			return nil
@@ -153,6 +159,8 @@ func typesOf(ch Change) []string {
 			return []string{DingTalkQuit}
 		case ChatDisbanded:
 			return []string{DingTalkDisband}
+		case MessagePosted:
+			return []string{DingTalkBotMessage}
 		case ChatUpdated:
 			var out []string
 			if ch.Before.Name != ch.Chat.Name {
@@ -412,21 +420,33 @@ var eventScopes = map[Platform][]string{
 	DingTalk: {"qyapi_chat_read", "qyapi_chat_manage"},
 }
 
+// messageScopes are the Feishu scopes under which a bot is told of
+// messages (any one of them); a DingTalk robot needs none.
+var messageScopes = []string{"im:message", "im:message:readonly", "im:message.group_at_msg", "im:message.group_at_msg:readonly", groupMessages}
+
 // told picks, of the subscribed apps, those a change is told to.
 func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 	c := ch.Chat
 	if c.Platform == WeCom {
 		return subs, nil
 	}
+	message := ch.Kind == MessagePosted || ch.Kind == MessageRecalled
 	var candidates []int64
 	for _, a := range subs {
-		if (c.Platform == Feishu && !a.Bot) || !a.HasScope(eventScopes[c.Platform]...) {
+		switch {
+		case c.Platform == Feishu && !a.Bot,
+			c.Platform == Feishu && message && !a.HasScope(messageScopes...),
+			c.Platform == DingTalk && message && (!a.Bot || !mentions(ch.Message, a.ID)),
+			!message && !a.HasScope(eventScopes[c.Platform]...):
 			continue
 		}
 		if ch.Kind == BotAdded || ch.Kind == BotRemoved {
 			if a.ID == ch.Bot {
 				return []App{a}, nil
 			}
+			continue
+		}
+		if ch.Kind == MessagePosted && !hears(a, ch.Message) {
 			continue
 		}
 		candidates = append(candidates, a.ID)
@@ -441,8 +461,10 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 	var out []App
 	for _, a := range subs {
 		member := slices.ContainsFunc(in, func(m Member) bool { return m.App == a.ID })
-		creator := c.Platform == DingTalk && c.CreatorApp == a.ID
-		if slices.Contains(candidates, a.ID) && (member || creator) && (ch.Kind != MessagePosted || hears(a, ch.Message)) {
+		// A DingTalk app that created a group is told of its events; its
+		// robot hears only a group it is in.
+		creator := c.Platform == DingTalk && c.CreatorApp == a.ID && !message
+		if slices.Contains(candidates, a.ID) && (member || creator) {
 			out = append(out, a)
 		}
 	}
@@ -454,12 +476,18 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 const groupMessages = "im:message.group_msg"
 
 // hears reports whether a bot in the chat is told of a user's message: it
-// is mentioned (by name or @all), or it may read every group message.
+// is mentioned (by name, or on Feishu @all), or it may read every group
+// message (Feishu).
 func hears(a App, m *Message) bool {
-	if a.HasScope(groupMessages) {
+	if a.Platform == Feishu && a.HasScope(groupMessages) {
 		return true
 	}
-	return slices.ContainsFunc(m.Mentions, func(x Mention) bool { return x.App == a.ID || x.All })
+	return slices.ContainsFunc(m.Mentions, func(x Mention) bool { return x.App == a.ID || (x.All && a.Platform == Feishu) })
+}
+
+// mentions reports whether a message names an app's robot.
+func mentions(m *Message, app int64) bool {
+	return slices.ContainsFunc(m.Mentions, func(x Mention) bool { return x.App == app })
 }
 
 // Retry schedules: the waits after each failed attempt, then the event

@@ -3,6 +3,7 @@ package qun
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -230,24 +231,118 @@ func (s *Service) MessageFor(ctx context.Context, actor Actor, messageID string)
 	return out, err
 }
 
-// RecallMessage recalls a message the actor's bot sent.
-func (s *Service) RecallMessage(ctx context.Context, actor Actor, messageID string) error {
+// RecallMessage recalls a message the actor's bot sent; chatID, when not
+// "", is the chat the message must be in. The bots of the chat are told
+// (MessageRecalled).
+func (s *Service) RecallMessage(ctx context.Context, actor Actor, chatID, messageID string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		m, err := tx.MessageByID(messageID)
-		if ErrorCode(err) == ENotFound {
-			return Errorf(ENotFound, ReasonMessageNotFound, "no message %q", messageID)
-		} else if err != nil {
+		m, c, err := botMessage(tx, actor, chatID, messageID)
+		if err != nil {
 			return err
 		}
 		if m.SenderApp != actor.App.ID {
 			return Errorf(EForbidden, ReasonNotSender, "a bot recalls only its own messages")
 		}
-		if m.Recalled {
-			return Errorf(EInvalid, ReasonMessageRecalled, "the message was recalled already")
-		}
-		m.Recalled, m.UpdatedAt = true, s.now()
-		return tx.UpdateMessage(m)
+		return s.recall(tx, c, m, 0, actor.App.ID)
 	})
+}
+
+// RecallAsUser recalls a message a user sent (simulated client action).
+func (s *Service) RecallAsUser(ctx context.Context, chatID, user, messageID string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		m, c, err := messageIn(tx, chatID, messageID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByUserID(c.TenantID, user)
+		if err != nil {
+			return Errorf(ENotFound, ReasonNotExisted, "no user %q in the chat's tenant", user)
+		}
+		if m.SenderUser != u.ID {
+			return Errorf(EForbidden, ReasonNotSender, "a user recalls only their own messages")
+		}
+		return s.recall(tx, c, m, u.ID, 0)
+	})
+}
+
+// messageIn reads a message and its chat; chatID "" takes any chat.
+func messageIn(tx Tx, chatID, messageID string) (Message, Chat, error) {
+	m, err := tx.MessageByID(messageID)
+	if ErrorCode(err) == ENotFound || (err == nil && chatID != "" && m.ChatID != chatID) {
+		return Message{}, Chat{}, Errorf(ENotFound, ReasonMessageNotFound, "no message %q", messageID)
+	} else if err != nil {
+		return Message{}, Chat{}, err
+	}
+	c, err := tx.Chat(m.Chat)
+	return m, c, err
+}
+
+// botMessage reads a message of a chat the actor's bot is in; chatID, when
+// not "", names the chat (in any of the platform's IDs), which is checked
+// first.
+func botMessage(tx Tx, actor Actor, chatID, messageID string) (Message, Chat, error) {
+	if chatID == "" {
+		m, c, err := messageIn(tx, "", messageID)
+		if err != nil {
+			return m, c, err
+		}
+		_, err = enter(tx, actor, c.ChatID, memberOnly, false)
+		return m, c, err
+	}
+	a, err := enter(tx, actor, chatID, memberOnly, false)
+	if err != nil {
+		return Message{}, Chat{}, err
+	}
+	m, c, err := messageIn(tx, a.chat.ChatID, messageID)
+	return m, c, err
+}
+
+func (s *Service) recall(tx Tx, c Chat, m Message, user, app int64) error {
+	if m.Recalled {
+		return Errorf(EInvalid, ReasonMessageRecalled, "the message was recalled already")
+	}
+	m.Recalled, m.UpdatedAt = true, s.now()
+	if err := tx.UpdateMessage(m); err != nil {
+		return err
+	}
+	ch := Change{Kind: MessageRecalled, Chat: c, OperatorUser: user, OperatorApp: app, Message: &m, Source: FromAPI, At: m.UpdatedAt}
+	if user != 0 {
+		ch.Source = FromClient
+	}
+	return s.emit(tx, ch)
+}
+
+// maxReaders bounds the readers a query returns.
+const maxReaders = 1000
+
+// Readers are the users who have read a message the actor's bot sent. A
+// user has read what was posted before they last posted in the chat
+// (qun has no client to open a chat with: a test plays the reader by
+// posting). sent is always true once the message is stored.
+func (s *Service) Readers(ctx context.Context, actor Actor, chatID, messageID string) ([]User, error) {
+	var out []User
+	err := s.store.View(ctx, func(tx Tx) error {
+		m, c, err := botMessage(tx, actor, chatID, messageID)
+		if err != nil {
+			return err
+		}
+		if m.SenderApp != actor.App.ID {
+			return Errorf(EForbidden, ReasonNotSender, "a bot reads the receipts of its own messages only")
+		}
+		later, err := tx.Messages(MessageFilter{Chat: c.ID, Since: m.CreatedAt, Limit: maxReaders})
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for _, x := range later {
+			if x.SenderUser != 0 && x.ID != m.ID && !slices.Contains(ids, x.SenderUser) {
+				ids = append(ids, x.SenderUser)
+			}
+		}
+		out, err = UsersOf(tx, ids)
+		return err
+	})
+	return out, err
 }
 
 // Messages lists a chat's messages for the admin API: any chat, any

@@ -87,8 +87,20 @@ func TestWhoMaySpeak(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a manager bot: %v", err)
 	}
-	if err := svc.RecallMessage(ctx, main, m.MessageID); qun.ErrorReason(err) != qun.ReasonNotSender {
+	if err := svc.RecallMessage(ctx, main, "", m.MessageID); qun.ErrorReason(err) != qun.ReasonNotSender {
 		t.Errorf("recall by another bot: %v", err)
+	}
+	if err := svc.RecallMessage(ctx, helper, "oc_other", m.MessageID); qun.ErrorReason(err) != qun.ReasonChatNotFound {
+		t.Errorf("recall naming an unknown chat: %v", err)
+	}
+	if _, err := svc.Readers(ctx, main, id, m.MessageID); qun.ErrorReason(err) != qun.ReasonNotSender {
+		t.Errorf("read receipts of another bot's message: %v", err)
+	}
+	if err := svc.RecallMessage(ctx, helper, id, m.MessageID); err != nil {
+		t.Fatalf("recall by the sender: %v", err)
+	}
+	if err := svc.RecallMessage(ctx, helper, id, m.MessageID); qun.ErrorReason(err) != qun.ReasonMessageRecalled {
+		t.Errorf("recall twice: %v", err)
 	}
 	if err := svc.DissolveChat(ctx, main, id); err != nil {
 		t.Fatal(err)

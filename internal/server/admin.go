@@ -80,6 +80,7 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/connections", s.adminConnections)
 	create("POST /admin/v1/chats/{chat_id}/messages", s.adminPostMessage)
 	route("GET /admin/v1/chats/{chat_id}/messages", s.adminMessages)
+	route("DELETE /admin/v1/chats/{chat_id}/messages/{message_id}", s.adminRecallMessage)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Annotate(r, "admin", "unknown", "")
 		if allowed := httpx.Allowed(mux, r); len(allowed) > 0 {
@@ -896,6 +897,19 @@ func (s *Server) adminMessages(r *http.Request) (any, error) {
 		return nil
 	})
 	return map[string]any{"messages": out}, err
+}
+
+// adminRecallMessage recalls a message as its sender, a user (?user=),
+// in the client: the bots are told as the platform tells them.
+func (s *Server) adminRecallMessage(r *http.Request) (any, error) {
+	user := r.URL.Query().Get("user")
+	if user == "" {
+		return nil, badRequest{"?user= (the sender) is required"}
+	}
+	if err := s.svc.RecallAsUser(r.Context(), r.PathValue("chat_id"), user, r.PathValue("message_id")); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"recalled": true}, nil
 }
 
 // adminPostMessage posts a message as a user in the client.
