@@ -41,6 +41,10 @@ type Config struct {
 	MaxBody int64
 	// Hub holds the node's Stream connections; nil refuses them.
 	Hub *events.Hub
+	// PublicURL is the base URL (scheme://host) robots reach qun on, for
+	// the sessionWebhook of a message pushed over HTTP; over Stream it is
+	// the host the connection was dialled on. nil: a relative URL.
+	PublicURL func() string
 	// Logger receives handler errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -86,9 +90,14 @@ func New(svc *qun.Service, cfg Config) *Handler {
 	h.api("POST /v1.0/im/subAdministrators", permManage, h.subAdministrators)
 	h.api("POST /v1.0/robot/groups/orgRobots/add", permRobot, h.addRobot)
 	h.api("POST /v1.0/robot/groupMessages/send", permRobot, h.sendGroupMessage)
+	h.api("POST /v1.0/robot/groupMessages/query", permRobot, h.queryGroupMessage)
+	h.api("POST /v1.0/robot/groupMessages/recall", permRobot, h.recallGroupMessages)
 	h.mux.HandleFunc("POST /v1.0/gateway/connections/open", h.openConnection)
 	h.mux.HandleFunc("GET /v1.0/gateway/connect", h.streamConnect)
 	h.mux.HandleFunc("/v1.0/", h.notFound)
+	h.mux.Handle("POST "+sessionPath, httpx.Recover(h.log, http.HandlerFunc(h.sendBySession), func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, contentType, map[string]any{"errcode": legacySystem.code, "errmsg": legacySystem.msg})
+	}))
 	h.mux.HandleFunc("GET /gettoken", h.getToken)
 	h.legacy("POST /chat/create", permManage, h.legacyCreate)
 	h.legacy("POST /chat/update", permManage, h.legacyUpdate)

@@ -48,6 +48,9 @@ type eventFormat struct{}
 
 // RenderEvent implements qun.EventFormat.
 func (eventFormat) RenderEvent(tx qun.Tx, d qun.EventDraft) ([]byte, error) {
+	if d.Type == qun.DingTalkBotMessage {
+		return renderBotMessage(tx, d)
+	}
 	ch, app := d.Change, d.App
 	c := ch.Chat
 	ev := groupEvent{
@@ -129,8 +132,11 @@ func (h *Handler) openConnection(w http.ResponseWriter, r *http.Request) {
 	}
 	var topics []string
 	for _, s := range req.Subscriptions {
-		if s.Type == "EVENT" {
+		switch s.Type {
+		case "EVENT":
 			topics = append(topics, s.Topic)
+		case "CALLBACK":
+			topics = append(topics, callbackTopic(s.Topic))
 		}
 	}
 	h.topics.Store(tok.AppKey, topics)
@@ -154,8 +160,9 @@ func (h *Handler) streamConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The subscriptions are those of the app's last open on this node;
-	// dialled on another node, the connection takes every event.
-	topics := []string{"*"}
+	// dialled on another node, the connection takes every event and the
+	// robot's messages.
+	topics := []string{"*", callbackTopic(qun.DingTalkBotMessage)}
 	if v, ok := h.topics.Load(actor.App.Key); ok {
 		topics = v.([]string)
 	}
@@ -165,10 +172,17 @@ func (h *Handler) streamConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.NetConn().SetDeadline(time.Time{})
 	ws.SetReadLimit(h.cfg.MaxBody)
-	sc := &streamConn{ws: ws, h: h, app: actor.App, id: qun.NewEventID(), topics: topics, acks: make(map[string]chan ackFrame), closed: make(chan struct{}), turn: make(chan struct{}, 1)}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	sc := &streamConn{ws: ws, h: h, app: actor.App, base: scheme + "://" + r.Host, id: qun.NewEventID(), topics: topics, acks: make(map[string]chan ackFrame), closed: make(chan struct{}), turn: make(chan struct{}, 1)}
 	detach := h.cfg.Hub.Attach(actor.App.ID, sc)
 	go sc.serve(detach)
 }
+
+// callbackTopic keeps a CALLBACK subscription apart from EVENT topics.
+func callbackTopic(topic string) string { return "CALLBACK " + topic }
 
 // dataFrame is a frame the gateway sends.
 type dataFrame struct {
@@ -192,6 +206,7 @@ type streamConn struct {
 	h      *Handler
 	app    qun.App
 	id     string
+	base   string // scheme://host the client dialled
 	topics []string
 	wmu    sync.Mutex
 	mu     sync.Mutex
@@ -255,15 +270,22 @@ func (c *streamConn) write(v any) error {
 // {"status":"SUCCESS"} or LATER (redeliver).
 func (c *streamConn) Deliver(ctx context.Context, e qun.Event) events.Result {
 	r := events.Result{Transport: "stream", Target: "connection " + c.id}
-	if !slices.Contains(c.topics, "*") && !slices.Contains(c.topics, e.Type) {
+	// The SDK routes a frame by its type and topic: an EVENT on "*" for a
+	// client that took every event, else on the event type it subscribed
+	// to; a robot's message is a CALLBACK on its topic.
+	typ, topic, body := "EVENT", "*", e.Body
+	switch {
+	case e.Type == qun.DingTalkBotMessage:
+		if !slices.Contains(c.topics, callbackTopic(e.Type)) {
+			r.Status, r.Answer = "unsubscribed", "the connection subscribed to no CALLBACK topic "+e.Type
+			return r
+		}
+		typ, topic, body = "CALLBACK", e.Type, withSessionHost(e.Body, c.base)
+	case slices.Contains(c.topics, e.Type):
+		topic = e.Type
+	case !slices.Contains(c.topics, "*"):
 		r.Status, r.Answer = "unsubscribed", "the connection subscribed to no EVENT topic "+e.Type
 		return r
-	}
-	// The SDK routes a frame by its type and topic: "*" for a client that
-	// took every event, else the event type it subscribed to.
-	topic := "*"
-	if slices.Contains(c.topics, e.Type) {
-		topic = e.Type
 	}
 	select {
 	case c.turn <- struct{}{}:
@@ -286,12 +308,18 @@ func (c *streamConn) Deliver(ctx context.Context, e qun.Event) events.Result {
 		c.mu.Unlock()
 	}()
 	now := c.h.svc.Now().UnixMilli()
-	f := dataFrame{SpecVersion: "1.0", Type: "EVENT", Time: now, Data: e.Body, Headers: map[string]string{
+	f := dataFrame{SpecVersion: "1.0", Type: typ, Time: now, Data: body, Headers: map[string]string{
 		"appId": c.app.Key, "connectionId": c.id, "contentType": "application/json", "messageId": msgID,
 		"time": strconv.FormatInt(now, 10), "topic": topic,
-		"eventId": e.EventID, "eventBornTime": strconv.FormatInt(e.CreatedAt.UnixMilli(), 10),
-		"eventCorpId": e.Tenant, "eventType": e.Type, "eventUnifiedAppId": c.app.Key,
 	}}
+	if typ == "EVENT" {
+		for k, v := range map[string]string{
+			"eventId": e.EventID, "eventBornTime": strconv.FormatInt(e.CreatedAt.UnixMilli(), 10),
+			"eventCorpId": e.Tenant, "eventType": e.Type, "eventUnifiedAppId": c.app.Key,
+		} {
+			f.Headers[k] = v
+		}
+	}
 	if err := c.write(f); err != nil {
 		r.Status, r.Answer = "error", err.Error()
 		return r
@@ -306,7 +334,12 @@ func (c *streamConn) Deliver(ctx context.Context, e qun.Event) events.Result {
 		if r.Status == "" {
 			r.Status = strconv.Itoa(a.Code)
 		}
-		r.OK = a.Code == http.StatusOK && res.Status == "SUCCESS"
+		// An EVENT is delivered on SUCCESS (LATER asks again); a CALLBACK
+		// on any 200, whose data is the handler's answer.
+		r.OK = a.Code == http.StatusOK && (res.Status == "SUCCESS" || typ == "CALLBACK")
+		if typ == "CALLBACK" {
+			r.Status = strconv.Itoa(a.Code)
+		}
 	case <-ctx.Done():
 		r.Status, r.Answer = "timeout", "no ack in time"
 	case <-c.closed:
@@ -391,6 +424,9 @@ func (h *Handler) callback(ctx context.Context, app qun.App, plain []byte) (stat
 
 // Push implements events.Pusher: the HTTP callback.
 func (h *Handler) Push(ctx context.Context, app qun.App, e qun.Event) events.Result {
+	if e.Type == qun.DingTalkBotMessage {
+		return h.pushBotMessage(ctx, app, e)
+	}
 	r := events.Result{Transport: "http_callback", Target: app.Events.URL}
 	var flat map[string]any
 	if err := json.Unmarshal([]byte(e.Body), &flat); err != nil {

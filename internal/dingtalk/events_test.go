@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -202,10 +204,23 @@ func TestHTTPCallback(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	g := newGot()
 	var checked bool
+	robotMsgs := make(chan map[string]any, 2)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		var body struct{ Encrypt string }
 		raw, _ := io.ReadAll(r.Body)
+		if ts := r.Header.Get("timestamp"); ts != "" {
+			// The robot's message: plain JSON, signed with the app secret
+			// as DingTalk's robot documentation gives it.
+			mac := hmac.New(sha256.New, []byte(appSecret))
+			io.WriteString(mac, ts+"\n"+appSecret)
+			var m map[string]any
+			if r.Header.Get("sign") != base64.StdEncoding.EncodeToString(mac.Sum(nil)) || json.Unmarshal(raw, &m) != nil {
+				t.Errorf("robot message: sign %q body %s", r.Header.Get("sign"), raw)
+			}
+			robotMsgs <- m
+			return
+		}
 		if err := json.Unmarshal(raw, &body); err != nil || sign(callbackToken, q.Get("timestamp"), q.Get("nonce"), body.Encrypt) != q.Get("msg_signature") {
 			w.WriteHeader(http.StatusForbidden)
 			return
@@ -242,6 +257,31 @@ func TestHTTPCallback(t *testing.T) {
 		t.Errorf("event %q id %q", lines[0], g.ids[0])
 	}
 	g.quiet(t, 1)
+	// The robot hears its @ over HTTP and replies through sessionWebhook,
+	// a URL of the node.
+	addRobot(t, srv, demo, tea.StringValue(resp.Body.OpenConversationId))
+	if err := srv.Admin("POST", "/admin/v1/chats/"+tea.StringValue(resp.Body.Chatid)+"/messages", map[string]any{"user": "lisi", "content": `{"content":"@Qun hi"}`,
+		"mentions": []map[string]string{{"key": "@Qun", "app": appKey}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := <-robotMsgs
+	hookURL, _ := m["sessionWebhook"].(string)
+	if m["senderStaffId"] != "lisi" || m["isInAtList"] != true || !strings.HasPrefix(hookURL, srv.URL+"/robot/sendBySession?session=") {
+		t.Errorf("robot message %v", m)
+	}
+	r, err := http.Post(hookURL, "application/json", strings.NewReader(`{"msgtype":"text","text":{"content":"hello lisi"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		Errcode int
+		Errmsg  string
+	}
+	json.NewDecoder(r.Body).Decode(&answer)
+	r.Body.Close()
+	if answer.Errcode != 0 || answer.Errmsg != "ok" {
+		t.Errorf("reply: %+v", answer)
+	}
 	// A wrong token is refused when saved.
 	sub["token"] = "other"
 	if err := srv.Admin("PATCH", "/admin/v1/apps/dingtalk/"+appKey, map[string]any{"events": sub}, nil); err == nil || !strings.Contains(err.Error(), "check_url") {
@@ -268,6 +308,11 @@ func TestEventGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	addRobot(t, srv, demo, cid)
+	if err := srv.Admin("POST", "/admin/v1/chats/"+id+"/messages", map[string]any{"user": "lisi", "content": `{"content":"@Qun ping @user001"}`,
+		"mentions": []map[string]string{{"key": "@Qun", "app": appKey}}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range []map[string]any{
 		{"chat_id": id, "user": "lisi", "action": "add", "users": []string{"user001"}},
 		{"chat_id": id, "user": "user001", "action": "leave"},
@@ -285,16 +330,22 @@ func TestEventGolden(t *testing.T) {
 	for i := len(j.Events) - 1; i >= 0; i-- {
 		e := j.Events[i]
 		name := e.Type
+		if name == "/v1.0/im/bot/messages/get" {
+			name = "bot_message"
+		}
 		if seen[name] {
 			name += ".2"
 		}
 		seen[name] = true
 		body := strings.NewReplacer(id, "CHAT_ID", cid, "OPEN_CONVERSATION_ID").Replace(e.Body)
 		body = regexp.MustCompile(`"timeStamp":"\d+"`).ReplaceAllString(body, `"timeStamp":"TIME"`)
+		body = regexp.MustCompile(`"(createAt|sessionWebhookExpiredTime)":\d+`).ReplaceAllString(body, `"${1}":0`)
+		body = regexp.MustCompile(`"msgId":"msg[0-9a-f]{32}"`).ReplaceAllString(body, `"msgId":"MESSAGE_ID"`)
+		body = regexp.MustCompile(`session=[^"]+`).ReplaceAllString(body, `session=SESSION`)
 		golden.JSON(t, filepath.Join("testdata", "events", name+".json"), []byte(body), "  ")
 	}
-	if len(seen) != 7 {
-		t.Errorf("payloads %v, want the six types (chat_add_member twice)", seen)
+	if len(seen) != 8 {
+		t.Errorf("payloads %v, want the six group events (chat_add_member twice) and the robot's message", seen)
 	}
 }
 

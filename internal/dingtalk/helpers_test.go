@@ -12,6 +12,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	im "github.com/alibabacloud-go/dingtalk/im_1_0"
 	oauth2 "github.com/alibabacloud-go/dingtalk/oauth2_1_0"
+	robot "github.com/alibabacloud-go/dingtalk/robot_1_0"
 	util "github.com/alibabacloud-go/tea-utils/v2/service"
 	"github.com/alibabacloud-go/tea/tea"
 
@@ -60,7 +61,7 @@ func token(t *testing.T, srv *quntest.Server, app string) string {
 // client is an im_1_0 client with the app's token.
 type client struct {
 	*im.Client
-	token string
+	app, token string
 }
 
 func newClient(t *testing.T, srv *quntest.Server, app string) client {
@@ -72,7 +73,7 @@ func newClient(t *testing.T, srv *quntest.Server, app string) client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client{Client: ic, token: token(t, srv, app)}
+	return client{Client: ic, app: app, token: token(t, srv, app)}
 }
 
 var rt = &util.RuntimeOptions{}
@@ -207,4 +208,18 @@ func legacy(t *testing.T, srv *quntest.Server, method, path string, query url.Va
 		t.Fatalf("%s %s: %v: %s", method, path, err, raw)
 	}
 	return m
+}
+
+// addRobot puts the app's robot into a group with the official robot_1_0
+// client.
+func addRobot(t *testing.T, srv *quntest.Server, c client, cid string) {
+	t.Helper()
+	rc, err := robot.NewClient(config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.AddOrgRobotInstanceToGroupWithOptions(&robot.AddOrgRobotInstanceToGroupRequest{OpenConversationId: tea.String(cid), RobotCode: tea.String(c.app)},
+		&robot.AddOrgRobotInstanceToGroupHeaders{XAcsDingtalkAccessToken: tea.String(c.token)}, rt); err != nil {
+		t.Fatalf("add the robot: %v", err)
+	}
 }

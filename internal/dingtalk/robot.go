@@ -2,6 +2,7 @@ package dingtalk
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/qunhq/qun/internal/qun"
 )
@@ -24,6 +25,8 @@ var (
 	errBadConvID       = apiError{400, "invalid.openConversationId", "openConversationId is invalid"}
 	errGroupDisbanded  = apiError{400, "group.disbanded", "the group has been disbanded"}
 	errRobotNotInGroup = apiError{400, "robot.notInGroup", "the robot is not in the group"}
+	errQueryKeyMissing = apiError{400, "invalidParameter.processQueryKey.missing", "processQueryKey is missing"}
+	errQueryKeyBad     = apiError{400, "invalid.processQueryKey", "processQueryKey is invalid"}
 )
 
 // maxMsgParam is msgParam's limit in bytes.
@@ -58,6 +61,9 @@ var robotOverrides = map[qun.Reason]apiError{
 	qun.ReasonNotInChat:     errRobotNotInGroup,
 	qun.ReasonBotNotFound:   errRobotCodeBad,
 	qun.ReasonNotCreator:    errPermCheck,
+	// A message the robot did not send is, to it, no message.
+	qun.ReasonMessageNotFound: errQueryKeyBad,
+	qun.ReasonNotSender:       errQueryKeyBad,
 }
 
 type robotRequest struct {
@@ -66,6 +72,11 @@ type robotRequest struct {
 	MsgKey             *string `json:"msgKey"`
 	MsgParam           *string `json:"msgParam"`
 	CoolAppCode        *string `json:"coolAppCode"`
+	// groupMessages/query and recall.
+	ProcessQueryKey  *string  `json:"processQueryKey"`
+	ProcessQueryKeys []string `json:"processQueryKeys"`
+	MaxResults       *int     `json:"maxResults"`
+	NextToken        *string  `json:"nextToken"`
 }
 
 func (r robotRequest) group() (cid, robot string, err error) {
@@ -78,12 +89,17 @@ func (r robotRequest) group() (cid, robot string, err error) {
 	return *r.OpenConversationID, *r.RobotCode, nil
 }
 
-func (h *Handler) addRobot(c *call) (any, error) {
-	var req robotRequest
-	if err := h.decode(c, &req, fail(errParameter)); err != nil {
-		return nil, err
+// readRobot decodes a robot API's body and names its group and robot.
+func (h *Handler) readRobot(c *call) (req robotRequest, cid, robot string, err error) {
+	if err = h.decode(c, &req, fail(errParameter)); err != nil {
+		return req, "", "", err
 	}
-	cid, robot, err := req.group()
+	cid, robot, err = req.group()
+	return req, cid, robot, err
+}
+
+func (h *Handler) addRobot(c *call) (any, error) {
+	_, cid, robot, err := h.readRobot(c)
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +110,7 @@ func (h *Handler) addRobot(c *call) (any, error) {
 }
 
 func (h *Handler) sendGroupMessage(c *call) (any, error) {
-	var req robotRequest
-	if err := h.decode(c, &req, fail(errParameter)); err != nil {
-		return nil, err
-	}
-	cid, robot, err := req.group()
+	req, cid, robot, err := h.readRobot(c)
 	if err != nil {
 		return nil, err
 	}
@@ -132,4 +144,107 @@ func (h *Handler) sendGroupMessage(c *call) (any, error) {
 		return nil, toFailure(err, robotOverrides)
 	}
 	return map[string]string{"processQueryKey": m.MessageID}, nil
+}
+
+// Read receipts are paged: maxResults (default and at most 200) readers
+// from the offset in nextToken.
+const (
+	defaultReaders = 200
+	maxReaderPage  = 200
+)
+
+type readUser struct {
+	UserID  string `json:"userId"`
+	UnionID string `json:"unionId"`
+}
+
+type queryAnswer struct {
+	SendStatus  string     `json:"sendStatus"`
+	ReadUserIDs []string   `json:"readUserIds"`
+	ReadUsers   []readUser `json:"readUsers"`
+	HasMore     bool       `json:"hasMore"`
+	NextToken   string     `json:"nextToken,omitempty"`
+}
+
+func (h *Handler) queryGroupMessage(c *call) (any, error) {
+	req, cid, robot, err := h.readRobot(c)
+	if err != nil {
+		return nil, err
+	}
+	if req.ProcessQueryKey == nil || *req.ProcessQueryKey == "" {
+		return nil, fail(errQueryKeyMissing)
+	}
+	if robot != c.actor.App.Key {
+		return nil, fail(errRobotCodeBad)
+	}
+	size, from := defaultReaders, 0
+	if req.MaxResults != nil {
+		if *req.MaxResults < 1 || *req.MaxResults > maxReaderPage {
+			return nil, fail(errParameter)
+		}
+		size = *req.MaxResults
+	}
+	if req.NextToken != nil && *req.NextToken != "" {
+		n, err := strconv.Atoi(*req.NextToken)
+		if err != nil || n < 0 {
+			return nil, fail(errParameter)
+		}
+		from = n
+	}
+	readers, err := h.svc.Readers(c.r.Context(), c.actor, cid, *req.ProcessQueryKey)
+	if err != nil {
+		return nil, toFailure(err, robotOverrides)
+	}
+	out := queryAnswer{SendStatus: "SUCCESS", ReadUserIDs: []string{}, ReadUsers: []readUser{}}
+	for i := from; i < len(readers) && i < from+size; i++ {
+		u := readers[i]
+		out.ReadUserIDs = append(out.ReadUserIDs, u.UserID)
+		out.ReadUsers = append(out.ReadUsers, readUser{UserID: u.UserID, UnionID: u.Alias(qun.UnionID, c.actor.App.Developer)})
+	}
+	if from+size < len(readers) {
+		out.HasMore, out.NextToken = true, strconv.Itoa(from+size)
+	}
+	return out, nil
+}
+
+// maxRecall is how many messages one recall names at most.
+const maxRecall = 20
+
+func (h *Handler) recallGroupMessages(c *call) (any, error) {
+	req, cid, robot, err := h.readRobot(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.ProcessQueryKeys) == 0 {
+		return nil, fail(errQueryKeyMissing)
+	}
+	if len(req.ProcessQueryKeys) > maxRecall {
+		return nil, fail(errParameter)
+	}
+	if robot != c.actor.App.Key {
+		return nil, fail(errRobotCodeBad)
+	}
+	// Each message is recalled on its own: the answer sorts the keys into
+	// those recalled and those that failed, with the reason.
+	out := struct {
+		SuccessResult []string          `json:"successResult"`
+		FailedResult  map[string]string `json:"failedResult"`
+	}{SuccessResult: []string{}, FailedResult: map[string]string{}}
+	for _, key := range req.ProcessQueryKeys {
+		err := h.svc.RecallMessage(c.r.Context(), c.actor, cid, key)
+		switch qun.ErrorReason(err) {
+		case "":
+			if err != nil {
+				return nil, err
+			}
+			out.SuccessResult = append(out.SuccessResult, key)
+		case qun.ReasonMessageRecalled:
+			out.FailedResult[key] = "MESSAGE_RECALLED"
+		case qun.ReasonMessageNotFound, qun.ReasonNotSender:
+			out.FailedResult[key] = "INVALID_PROCESS_QUERY_KEY"
+		default:
+			return nil, toFailure(err, robotOverrides)
+		}
+	}
+	return out, nil
 }

@@ -11,10 +11,10 @@ import (
 )
 
 // TestRobotGroupMessages: with the official robot_1_0 client, the app
-// puts its robot into a group it created and sends from it; the admin API
-// lists what the robot said; sending before the robot is in, with a bad
-// template or parameters, or to a disbanded group fails with DingTalk's
-// codes.
+// puts its robot into a group it created, sends from it, reads who has
+// read a message and recalls messages; the admin API lists what the robot
+// said; sending before the robot is in, with a bad template or
+// parameters, or to a disbanded group fails with DingTalk's codes.
 func TestRobotGroupMessages(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	demo := newClient(t, srv, appKey)
@@ -68,6 +68,47 @@ func TestRobotGroupMessages(t *testing.T) {
 		t.Error("another robot's code was accepted")
 	} else {
 		wantSDKError(t, "another robot", err, 400, "invalidParameter.robotCode.notExsit")
+	}
+	// Read receipts: a member who posts after the message has read it.
+	key := sent.Body.ProcessQueryKey
+	query := func(key *string) (*robot.OrgGroupQueryResponse, error) {
+		return rc.OrgGroupQueryWithOptions(&robot.OrgGroupQueryRequest{OpenConversationId: cid, RobotCode: tea.String(appKey), ProcessQueryKey: key},
+			&robot.OrgGroupQueryHeaders{XAcsDingtalkAccessToken: tea.String(demo.token)}, rt)
+	}
+	q, err := query(key)
+	if err != nil || tea.StringValue(q.Body.SendStatus) != "SUCCESS" || len(q.Body.ReadUserIds) != 0 {
+		t.Fatalf("query before anyone read: %v %+v", err, q)
+	}
+	if _, err := srv.Post(tea.StringValue(resp.Body.Chatid), seedMember, `{"content":"seen it"}`); err != nil {
+		t.Fatal(err)
+	}
+	q, err = query(key)
+	if err != nil || len(q.Body.ReadUserIds) != 1 || tea.StringValue(q.Body.ReadUserIds[0]) != seedMember ||
+		len(q.Body.ReadUsers) != 1 || tea.StringValue(q.Body.ReadUsers[0].UserId) != seedMember || tea.StringValue(q.Body.ReadUsers[0].UnionId) == "" {
+		t.Fatalf("query after a member posted: %v %+v", err, q)
+	}
+	_, err = query(tea.String("msgnosuchkey"))
+	wantSDKError(t, "query an unknown key", err, 400, "invalid.processQueryKey")
+	_, err = query(nil)
+	wantSDKError(t, "query without a key", err, 400, "invalidParameter.processQueryKey.missing")
+	// Recall: each key is recalled or failed on its own.
+	recall := func(keys ...*string) (*robot.OrgGroupRecallResponse, error) {
+		return rc.OrgGroupRecallWithOptions(&robot.OrgGroupRecallRequest{OpenConversationId: cid, RobotCode: tea.String(appKey), ProcessQueryKeys: keys},
+			&robot.OrgGroupRecallHeaders{XAcsDingtalkAccessToken: tea.String(demo.token)}, rt)
+	}
+	rec, err := recall(key, tea.String("msgnosuchkey"))
+	if err != nil || len(rec.Body.SuccessResult) != 1 || tea.StringValue(rec.Body.SuccessResult[0]) != tea.StringValue(key) ||
+		tea.StringValue(rec.Body.FailedResult["msgnosuchkey"]) != "INVALID_PROCESS_QUERY_KEY" {
+		t.Fatalf("recall: %v %+v", err, rec)
+	}
+	rec, err = recall(key)
+	if err != nil || len(rec.Body.SuccessResult) != 0 || tea.StringValue(rec.Body.FailedResult[tea.StringValue(key)]) != "MESSAGE_RECALLED" {
+		t.Fatalf("recall twice: %v %+v", err, rec)
+	}
+	_, err = recall()
+	wantSDKError(t, "recall nothing", err, 400, "invalidParameter.processQueryKey.missing")
+	if msgs, err := srv.Messages(tea.StringValue(resp.Body.Chatid)); err != nil || !msgs[0].Recalled || msgs[1].Recalled {
+		t.Errorf("after the recall: %v %+v", err, msgs)
 	}
 	if err := srv.Admin("POST", "/admin/v1/simulate", map[string]any{"chat_id": tea.StringValue(resp.Body.Chatid), "user": seedOwner, "action": "dissolve"}, nil); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,9 @@
 package dingtalk_test
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +21,8 @@ import (
 
 	im "github.com/alibabacloud-go/dingtalk/im_1_0"
 	"github.com/alibabacloud-go/tea/tea"
+	"github.com/open-dingtalk/dingtalk-stream-sdk-go/chatbot"
+	streamclient "github.com/open-dingtalk/dingtalk-stream-sdk-go/client"
 
 	"github.com/qunhq/qun/quntest"
 )
@@ -157,5 +162,131 @@ func TestRolledBackUpdateEmitsNothing(t *testing.T) {
 	var j struct{ Events []any }
 	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+tea.StringValue(resp.Body.Chatid), nil, &j); err != nil || len(j.Events) != 0 {
 		t.Errorf("journal %v %v", j, err)
+	}
+}
+
+// TestChatbotLoop: the bot's loop with the official Stream SDK. A member
+// @mentions the app's robot; the SDK's chatbot handler receives the
+// message on the CALLBACK topic /v1.0/im/bot/messages/get and replies
+// with the SDK's ChatbotReplier through sessionWebhook; the reply is in
+// the group. A message that does not mention the robot is not delivered;
+// a session that expired (90 minutes) or was forged answers errcode
+// 300001.
+func TestChatbotLoop(t *testing.T) {
+	clock := quntest.NewClock()
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithClock(clock.Now))
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, cid := tea.StringValue(resp.Body.Chatid), tea.StringValue(resp.Body.OpenConversationId)
+	addRobot(t, srv, demo, cid)
+	got := make(chan chatbot.BotCallbackDataModel, 4)
+	cli := streamclient.NewStreamClient(
+		streamclient.WithAppCredential(streamclient.NewAppCredentialConfig(appKey, appSecret)),
+		streamclient.WithOpenApiHost(srv.URL),
+		streamclient.WithAutoReconnect(false),
+	)
+	cli.RegisterChatBotCallbackRouter(func(ctx context.Context, data *chatbot.BotCallbackDataModel) ([]byte, error) {
+		got <- *data
+		reply := "pong: " + strings.TrimSpace(data.Text.Content)
+		if err := chatbot.NewChatbotReplier().SimpleReplyText(ctx, data.SessionWebhook, []byte(reply)); err != nil {
+			t.Errorf("reply: %v", err)
+		}
+		return []byte(""), nil
+	})
+	if err := cli.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cli.Close)
+	posted, err := srv.Post(id, seedMember, `{"content":"@Qun Demo ping"}`, appKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data chatbot.BotCallbackDataModel
+	select {
+	case data = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the chatbot handler was never called")
+	}
+	if data.ConversationId != cid || !data.IsInAtList || data.SenderStaffId != seedMember || data.MsgId != posted.MessageID ||
+		data.ConversationType != "2" || data.Text.Content != "@Qun Demo ping" || data.Msgtype != "text" || data.ChatbotCorpId != corpID ||
+		data.SenderCorpId != corpID || data.SenderNick == "" || data.IsAdmin ||
+		data.SessionWebhookExpiredTime-data.CreateAt != (90*time.Minute).Milliseconds() ||
+		!strings.HasPrefix(data.SessionWebhook, srv.URL+"/robot/sendBySession?session=") {
+		t.Errorf("callback data %+v", data)
+	}
+	if len(data.AtUsers) != 1 || data.AtUsers[0].DingtalkId != data.ChatbotUserId || !strings.HasPrefix(data.ChatbotUserId, "$:LWCP_v1:$") {
+		t.Errorf("atUsers %+v, chatbotUserId %q", data.AtUsers, data.ChatbotUserId)
+	}
+	var reply quntest.Message
+	for start := time.Now(); reply.MessageID == ""; time.Sleep(10 * time.Millisecond) {
+		msgs, err := srv.Messages(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.SenderApp == appKey {
+				reply = m
+			}
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no reply in the group: %+v", msgs)
+		}
+	}
+	if reply.Type != "text" || reply.Content != `{"content":"pong: @Qun Demo ping"}` {
+		t.Errorf("reply %+v", reply)
+	}
+	// Not mentioned, the robot hears nothing.
+	if _, err := srv.Post(id, seedMember, `{"content":"just chatting"}`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		t.Errorf("a message without @robot was delivered: %+v", d)
+	case <-time.After(300 * time.Millisecond):
+	}
+	session := func(url, body string) map[string]any {
+		t.Helper()
+		r, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var out map[string]any
+		if r.StatusCode != 200 || json.NewDecoder(r.Body).Decode(&out) != nil {
+			t.Fatalf("sendBySession answered HTTP %d", r.StatusCode)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, body string
+		code       float64
+	}{
+		{"markdown with an @", `{"msgtype":"markdown","markdown":{"title":"T","text":"@userId done"},"at":{"atUserIds":["userId"]}}`, 0},
+		{"not JSON", `{"msgtype":`, 40035},
+		{"bytes after the JSON", `{"msgtype":"text","text":{"content":"x"}} {}`, 40035},
+		{"unknown msgtype", `{"msgtype":"hologram","hologram":{}}`, 40035},
+		{"text without content", `{"msgtype":"text","text":{}}`, 40035},
+		{"too long", `{"msgtype":"text","text":{"content":"` + strings.Repeat("x", 20000) + `"}}`, 460101},
+	} {
+		if out := session(data.SessionWebhook, c.body); out["errcode"] != c.code {
+			t.Errorf("%s: %v", c.name, out)
+		}
+	}
+	if out := session(srv.URL+"/robot/sendBySession?session=forged.session", `{"msgtype":"text","text":{"content":"x"}}`); out["errcode"] != float64(300001) {
+		t.Errorf("a forged session: %v", out)
+	}
+	clock.Advance(90 * time.Minute)
+	if out := session(data.SessionWebhook, `{"msgtype":"text","text":{"content":"late"}}`); out["errcode"] != float64(300001) {
+		t.Errorf("an expired session: %v", out)
+	}
+	msgs, err := srv.Messages(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(msgs); n != 4 || msgs[3].Type != "markdown" {
+		t.Errorf("the group's messages: %+v", msgs)
 	}
 }

@@ -172,10 +172,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/callback/", fs)
 	dcfg := cfg.DingTalk
 	dcfg.Logger, dcfg.Hub = s.log, hub
+	if dcfg.PublicURL == nil {
+		dcfg.PublicURL = s.URL
+	}
 	ding := dingtalk.New(s.svc, dcfg)
 	mux.Handle("/v1.0/", ding)
 	mux.Handle("/gettoken", ding)
 	mux.Handle("/chat/", ding)
+	mux.Handle("/robot/", ding)
 	wcfg := cfg.WeCom
 	wcfg.Logger = s.log
 	wc := wecom.New(s.svc, wcfg)
