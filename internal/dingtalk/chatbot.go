@@ -217,6 +217,41 @@ type sessionBody struct {
 	} `json:"at"`
 }
 
+// sessionMessage reads a reply's body: the message, the users it @s (by
+// userid), or the errcode refusing it (sessionOK when none).
+func sessionMessage(raw []byte) (qun.NewMessage, []string, legacyError, error) {
+	if len(raw) > maxSessionBody {
+		return qun.NewMessage{}, nil, sessionTooLong, nil
+	}
+	var b sessionBody
+	var doc map[string]json.RawMessage
+	if err := httpx.Unmarshal(raw, &b); err != nil {
+		return qun.NewMessage{}, nil, sessionBadJSON, err
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return qun.NewMessage{}, nil, sessionBadJSON, err
+	}
+	need, ok := sessionTypes[b.Msgtype]
+	var part map[string]json.RawMessage
+	if !ok || json.Unmarshal(doc[b.Msgtype], &part) != nil || part == nil {
+		return qun.NewMessage{}, nil, sessionBadType, nil
+	}
+	for _, k := range need {
+		if v, ok := part[k]; !ok || bytes.Equal(v, []byte(`""`)) || bytes.Equal(v, []byte("null")) {
+			return qun.NewMessage{}, nil, sessionBadJSON, fmt.Errorf("%s.%s is missing", b.Msgtype, k)
+		}
+	}
+	msg := qun.NewMessage{Type: b.Msgtype, Content: string(doc[b.Msgtype])}
+	var at []string
+	if b.At != nil {
+		if b.At.IsAtAll {
+			msg.Mentions = append(msg.Mentions, qun.Mention{Key: "@all", All: true, Name: "所有人"})
+		}
+		at = b.At.AtUserIDs
+	}
+	return msg, at, sessionOK, nil
+}
+
 // sendBySession posts a reply through a sessionWebhook.
 func (h *Handler) sendBySession(w http.ResponseWriter, r *http.Request) {
 	httpx.Annotate(r, "dingtalk", "POST "+sessionPath, "")
@@ -241,27 +276,10 @@ func (h *Handler) sendBySession(w http.ResponseWriter, r *http.Request) {
 		answer(sessionBadJSON, err)
 		return
 	}
-	if len(raw) > maxSessionBody {
-		answer(sessionTooLong, nil)
+	msg, atUsers, bad, cause := sessionMessage(raw)
+	if bad != sessionOK {
+		answer(bad, cause)
 		return
-	}
-	var b sessionBody
-	var doc map[string]json.RawMessage
-	if httpx.Unmarshal(raw, &b) != nil || json.Unmarshal(raw, &doc) != nil {
-		answer(sessionBadJSON, nil)
-		return
-	}
-	need, ok := sessionTypes[b.Msgtype]
-	var part map[string]json.RawMessage
-	if !ok || json.Unmarshal(doc[b.Msgtype], &part) != nil || part == nil {
-		answer(sessionBadType, nil)
-		return
-	}
-	for _, k := range need {
-		if v, ok := part[k]; !ok || bytes.Equal(v, []byte(`""`)) || bytes.Equal(v, []byte("null")) {
-			answer(sessionBadJSON, fmt.Errorf("%s.%s is missing", b.Msgtype, k))
-			return
-		}
 	}
 	if len(h.cfg.RateLimits) > 0 {
 		d, err := h.cfg.Limiter.Allow(r.Context(), "dingtalk|sendBySession|"+actor.App.Key+"|"+chatID, sessionRate)
@@ -274,13 +292,9 @@ func (h *Handler) sendBySession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	msg := qun.NewMessage{Type: b.Msgtype, Content: string(doc[b.Msgtype])}
-	if b.At != nil {
-		if b.At.IsAtAll {
-			msg.Mentions = append(msg.Mentions, qun.Mention{Key: "@all", All: true, Name: "所有人"})
-		}
+	if len(atUsers) > 0 {
 		err := h.svc.Store().View(r.Context(), func(tx qun.Tx) error {
-			for _, id := range b.At.AtUserIDs {
+			for _, id := range atUsers {
 				u, err := tx.UserByUserID(actor.Tenant.ID, id)
 				if qun.ErrorCode(err) == qun.ENotFound {
 					continue // DingTalk drops an @ of nobody

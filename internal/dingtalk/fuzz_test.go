@@ -59,3 +59,35 @@ func FuzzGroupChange(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSessionMessage reads arbitrary sessionWebhook bodies: never a
+// panic; a refusal is one of the webhook errcodes; an accepted message's
+// content is the JSON object of its msgtype.
+func FuzzSessionMessage(f *testing.F) {
+	for _, seed := range []string{
+		`{"msgtype":"text","text":{"content":"pong"}}`,
+		`{"msgtype":"markdown","markdown":{"title":"T","text":"**x**"},"at":{"atUserIds":["userId"],"isAtAll":true}}`,
+		`{"msgtype":"text","text":{"content":""}}`,
+		`{"msgtype":"text","text":null}`,
+		`{"msgtype":"feedCard","feedCard":{"links":[]}}`,
+		`{"msgtype":1}`,
+		`{"msgtype":"text","text":{"content":"x"}} trailing`,
+		`[]`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, _, e, _ := sessionMessage(raw)
+		switch e {
+		case sessionOK:
+			var obj map[string]any
+			if _, ok := sessionTypes[m.Type]; !ok || json.Unmarshal([]byte(m.Content), &obj) != nil || obj == nil {
+				t.Fatalf("accepted %q with content %q", m.Type, m.Content)
+			}
+		case sessionBadJSON, sessionBadType, sessionTooLong:
+		default:
+			t.Fatalf("refused with %+v", e)
+		}
+	})
+}

@@ -116,3 +116,33 @@ func TestRobotGroupMessages(t *testing.T) {
 	_, err = send("sampleText", `{"content":"late"}`)
 	wantSDKError(t, "disbanded group", err, 400, "group.disbanded")
 }
+
+// TestMutedGroup: in a group with chatBannedType 1 only the owner and
+// the sub-administrators speak: a member's post is refused; the robot of
+// the app that manages the group still sends, as the group's operator.
+func TestMutedGroup(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	demo := newClient(t, srv, appKey)
+	req := seedRequest()
+	req.ManagementOptions.ChatBannedType = tea.Int32(1)
+	resp, err := demo.create(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, cid := tea.StringValue(resp.Body.Chatid), tea.StringValue(resp.Body.OpenConversationId)
+	addRobot(t, srv, demo, cid)
+	if _, err := srv.Post(id, seedMember, `{"content":"may I?"}`); err == nil || !strings.Contains(err.Error(), "only the owner and managers") {
+		t.Errorf("a member in a muted group: %v", err)
+	}
+	if _, err := srv.Post(id, seedOwner, `{"content":"the owner speaks"}`); err != nil {
+		t.Errorf("the owner in a muted group: %v", err)
+	}
+	rc, err := robot.NewClient(config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.OrgGroupSendWithOptions(&robot.OrgGroupSendRequest{OpenConversationId: tea.String(cid), RobotCode: tea.String(appKey), MsgKey: tea.String("sampleText"), MsgParam: tea.String(`{"content":"the robot speaks"}`)},
+		&robot.OrgGroupSendHeaders{XAcsDingtalkAccessToken: tea.String(demo.token)}, rt); err != nil {
+		t.Errorf("the managing app's robot in a muted group: %v", err)
+	}
+}

@@ -134,6 +134,8 @@ func (h *Handler) routes() {
 	h.handle("GET "+chats+"/{chat_id}/members/is_in_chat", scopesMemRead, h.isInChat)
 	h.handle("POST "+chats+"/{chat_id}/managers/add_managers", scopesManager, h.addManagers)
 	h.handle("POST "+chats+"/{chat_id}/managers/delete_managers", scopesManager, h.deleteManagers)
+	h.handle("PUT "+chats+"/{chat_id}/moderation", scopesUpdate, h.updateModeration)
+	h.handle("GET "+chats+"/{chat_id}/moderation", scopesRead, h.getModeration)
 	const messages = "/open-apis/im/v1/messages"
 	h.handle("POST "+messages, scopesSend, h.sendMessage)
 	h.handle("GET "+messages, scopesMsgRead, h.listMessages)

@@ -1,8 +1,10 @@
 package feishu
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/qunhq/qun/internal/qun"
@@ -122,6 +124,59 @@ func FuzzFrame(f *testing.F) {
 		}
 		if fmt.Sprint(again) != fmt.Sprint(fr) {
 			t.Fatalf("round trip: %+v, want %+v", again, fr)
+		}
+	})
+}
+
+// FuzzMessageContent checks arbitrary msg_type and content pairs as a
+// send does: never a panic; a rejection is one of the message APIs'
+// parameter errors; an accepted text keeps valid JSON content with one
+// mention per <at> tag that names someone.
+func FuzzMessageContent(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"text", `{"text":"hi <at user_id=\"ou_known\">Li</at> and <at user_id=\"all\">所有人</at>"}`},
+		{"text", `{"text":"<at user_id=\"ou_nobody\">x</at>"}`},
+		{"text", `{"text":1}`},
+		{"post", `{"zh_cn":{"title":"t","content":[[{"tag":"text","text":"x"}]]}}`},
+		{"image", `{"image_key":""}`},
+		{"interactive", `{"elements":[]}`},
+		{"share_chat", `{"chat_id":"oc_x"}`},
+		{"hologram", `{}`},
+		{"text", `not json`},
+		{"text", `null`},
+		{"text", `{"text":"\ud800<at user_id=\"ou_known\"></at>"}`},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	known := qun.User{ID: 7, UserID: "known"}
+	resolve := func(id string) (qun.User, error) {
+		if id == "ou_known" {
+			return known, nil
+		}
+		return qun.User{}, qun.Errorf(qun.ENotFound, qun.ReasonNotExisted, "nobody")
+	}
+	f.Fuzz(func(t *testing.T, msgType, content string) {
+		m, err := newMessage(&msgType, &content, nil, resolve)
+		if err != nil {
+			var f *failure
+			if !errors.As(err, &f) {
+				t.Fatalf("rejection is not a Feishu failure: %T %v", err, err)
+			}
+			if f.code != errMsgInvalidParam.code && f.code != errMsgTooLong.code {
+				t.Fatalf("rejection code %d", f.code)
+			}
+			return
+		}
+		if !json.Valid([]byte(m.Content)) {
+			t.Fatalf("accepted content %q is not JSON", m.Content)
+		}
+		for _, x := range m.Mentions {
+			if !x.All && x.User != known.ID {
+				t.Fatalf("a mention of nobody: %+v", x)
+			}
+		}
+		if msgType == "text" && len(m.Mentions) > 0 && strings.Contains(m.Content, `user_id=\"ou_known\"`) {
+			t.Fatalf("a resolved tag is left in %q", m.Content)
 		}
 	})
 }

@@ -386,3 +386,51 @@ func (h *Handler) decode(c *call, v any) error {
 	}
 	return decodeBody(raw, v)
 }
+
+// Who may speak: PUT and GET /chats/:chat_id/moderation. qun keeps the
+// two settings every chat has, only_owner and all_members; a list of
+// chosen speakers (moderator_list) is not kept and is refused.
+
+type moderationBody struct {
+	ModerationSetting    *string  `json:"moderation_setting"`
+	ModeratorAddedList   []string `json:"moderator_added_list"`
+	ModeratorRemovedList []string `json:"moderator_removed_list"`
+}
+
+var speakers = map[string]qun.Audience{"only_owner": qun.Owners, "all_members": qun.Everyone}
+
+func (h *Handler) updateModeration(c *call) (any, error) {
+	if _, err := queryIDType(c, "user_id_type"); err != nil {
+		return nil, err
+	}
+	var b moderationBody
+	if err := h.decode(c, &b); err != nil {
+		return nil, err
+	}
+	if len(b.ModeratorAddedList) > 0 || len(b.ModeratorRemovedList) > 0 {
+		return nil, fail(errFieldValidation).field("moderator_added_list", "", "qun keeps no moderator list: use only_owner or all_members")
+	}
+	var ch qun.ChatChange
+	var who qun.Audience
+	if b.ModerationSetting != nil {
+		if err := pick("moderation_setting", b.ModerationSetting, speakers, &who); err != nil {
+			return nil, err
+		}
+		ch.Settings = func(s *qun.Settings) { s.WhoCanSpeak = who }
+	}
+	return nil, h.svc.UpdateChat(c.r.Context(), c.actor, c.r.PathValue("chat_id"), ch)
+}
+
+func (h *Handler) getModeration(c *call) (any, error) {
+	if _, err := queryIDType(c, "user_id_type"); err != nil {
+		return nil, err
+	}
+	info, err := h.svc.GetChat(c.r.Context(), c.actor, c.r.PathValue("chat_id"), false)
+	if err != nil {
+		return nil, err
+	}
+	if info.Role == "" {
+		return nil, toFailure(qun.Errorf(qun.EForbidden, qun.ReasonNotInChat, "the bot is not in the chat"))
+	}
+	return map[string]any{"moderation_setting": wire(moderations, info.Chat.Settings.WhoCanSpeak), "has_more": false, "page_token": "", "items": []any{}}, nil
+}

@@ -127,8 +127,10 @@ func messageFailure(err error) error {
 // atTag is a mention in text content: <at user_id="ou_…">Name</at>.
 var atTag = regexp.MustCompile(`<at user_id="([^"]*)">([^<]*)</at>`)
 
-// newMessage checks a message's type and content and reads its mentions.
-func (h *Handler) newMessage(c *call, msgType, content *string, uuid *string) (qun.NewMessage, error) {
+// newMessage checks a message's type and content and reads its mentions:
+// resolve finds the user an <at user_id="…"> names (an open_id of the
+// calling app); a tag naming nobody stays as it is.
+func newMessage(msgType, content *string, uuid *string, resolve func(openID string) (qun.User, error)) (qun.NewMessage, error) {
 	if msgType == nil || content == nil {
 		return qun.NewMessage{}, fail(errMsgInvalidParam).field("msg_type", "", "msg_type and content are required")
 	}
@@ -173,7 +175,7 @@ func (h *Handler) newMessage(c *call, msgType, content *string, uuid *string) (q
 			if sub[1] == "all" {
 				mention.All, mention.Key = true, "@_all"
 				key = "@_all"
-			} else if u, err := h.userByOpenID(c, sub[1]); err == nil {
+			} else if u, err := resolve(sub[1]); err == nil {
 				mention.User = u.ID
 			} else {
 				return tag
@@ -216,7 +218,7 @@ func (h *Handler) sendMessage(c *call) (any, error) {
 	if b.ReceiveID == nil || *b.ReceiveID == "" {
 		return nil, fail(errMsgInvalidParam).field("receive_id", "", "receive_id is required")
 	}
-	in, err := h.newMessage(c, b.MsgType, b.Content, b.UUID)
+	in, err := newMessage(b.MsgType, b.Content, b.UUID, func(id string) (qun.User, error) { return h.userByOpenID(c, id) })
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +234,7 @@ func (h *Handler) replyMessage(c *call) (any, error) {
 	if err := h.decode(c, &b); err != nil {
 		return nil, err
 	}
-	in, err := h.newMessage(c, b.MsgType, b.Content, b.UUID)
+	in, err := newMessage(b.MsgType, b.Content, b.UUID, func(id string) (qun.User, error) { return h.userByOpenID(c, id) })
 	if err != nil {
 		return nil, err
 	}

@@ -282,3 +282,46 @@ func TestMessageGolden(t *testing.T) {
 	s := regexp.MustCompile(`"page_token":"[^"]+"`).ReplaceAllString(string(mask(list.Body)), `"page_token":"TOKEN"`)
 	golden.JSON(t, filepath.Join("testdata", "messages", "list_page.json"), []byte(s), "  ")
 }
+
+// TestMutedChat: in a chat where only the owner and managers speak
+// (set with the SDK's ChatModeration.Update), a member bot's send answers 230018
+// and a member's post is refused, until the bot is made a manager.
+func TestMutedChat(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli, helperCli := client(srv, appID), client(srv, helperApp)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Muted").Build()) // the bot owns it
+	mod, err := cli.Im.V1.ChatModeration.Update(ctx, larkim.NewUpdateChatModerationReqBuilder().ChatId(id).
+		Body(larkim.NewUpdateChatModerationReqBodyBuilder().ModerationSetting("only_owner").Build()).Build())
+	if err != nil || !mod.Success() {
+		t.Fatalf("mute: %v %+v", err, mod)
+	}
+	got, err := cli.Im.V1.ChatModeration.Get(ctx, larkim.NewGetChatModerationReqBuilder().ChatId(id).Build())
+	if err != nil || !got.Success() || *got.Data.ModerationSetting != "only_owner" {
+		t.Fatalf("moderation: %v %+v", err, got)
+	}
+	bad, err := cli.Im.V1.ChatModeration.Update(ctx, larkim.NewUpdateChatModerationReqBuilder().ChatId(id).
+		Body(larkim.NewUpdateChatModerationReqBodyBuilder().ModerationSetting("everyone_but_bob").Build()).Build())
+	if err != nil || bad.Code != 232001 {
+		t.Errorf("an unknown moderation_setting: %v %+v", err, bad)
+	}
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	resp, err := helperCli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(text("may I?")).Build()).Build())
+	if err != nil || resp.Code != 230018 || resp.StatusCode != 400 {
+		t.Errorf("a member bot in a muted chat: %v %+v", err, resp.CodeError)
+	}
+	if err := srv.Admin("POST", "/admin/v1/chats/"+id+"/messages", map[string]any{"user": "lisi", "content": text("me?")}, nil); err == nil || !strings.Contains(err.Error(), "only the owner and managers") {
+		t.Errorf("a member in a muted chat: %v", err)
+	}
+	send(t, cli, id, "text", text("the owner speaks"))
+	mgr, err := cli.Im.V1.ChatManagers.AddManagers(ctx, larkim.NewAddManagersChatManagersReqBuilder().ChatId(id).MemberIdType("app_id").
+		Body(larkim.NewAddManagersChatManagersReqBodyBuilder().ManagerIds([]string{helperApp}).Build()).Build())
+	if err != nil || !mgr.Success() {
+		t.Fatalf("make the helper a manager: %v %+v", err, mgr)
+	}
+	send(t, helperCli, id, "text", text("now I may"))
+	if msgs, err := srv.Messages(id); err != nil || len(msgs) != 2 {
+		t.Errorf("messages %v %+v", err, msgs)
+	}
+}
