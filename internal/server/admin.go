@@ -912,35 +912,45 @@ func (s *Server) adminRecallMessage(r *http.Request) (any, error) {
 	return map[string]bool{"recalled": true}, nil
 }
 
+// userPost is a message to post as a user: the body of POST
+// /admin/v1/chats/{chat_id}/messages.
+type userPost struct {
+	User     string        `json:"user"`
+	Type     string        `json:"type"`
+	Content  string        `json:"content"`
+	ReplyTo  string        `json:"reply_to"`
+	Mentions []postMention `json:"mentions"`
+}
+
+type postMention struct {
+	Key  string `json:"key"`
+	User string `json:"user"`
+	App  string `json:"app"`
+	All  bool   `json:"all"`
+}
+
 // adminPostMessage posts a message as a user in the client.
 func (s *Server) adminPostMessage(r *http.Request) (any, error) {
-	var in struct {
-		User     string `json:"user"`
-		Type     string `json:"type"`
-		Content  string `json:"content"`
-		ReplyTo  string `json:"reply_to"`
-		Mentions []struct {
-			Key  string `json:"key"`
-			User string `json:"user"`
-			App  string `json:"app"`
-			All  bool   `json:"all"`
-		} `json:"mentions"`
-	}
+	var in userPost
 	if err := decodeAdmin(r, &in); err != nil {
 		return nil, err
 	}
+	return s.postAsUser(r.Context(), r.PathValue("chat_id"), in)
+}
+
+// postAsUser posts a message as a user (the admin API and the console).
+func (s *Server) postAsUser(ctx context.Context, chatID string, in userPost) (adminMessage, error) {
 	if in.User == "" || in.Content == "" {
-		return nil, badRequest{"user and content are required"}
+		return adminMessage{}, badRequest{"user and content are required"}
 	}
 	if in.Type == "" {
 		in.Type = "text"
 	}
 	if !json.Valid([]byte(in.Content)) {
-		return nil, badRequest{"content must be the platform's content document, as JSON text"}
+		return adminMessage{}, badRequest{"content must be the platform's content document, as JSON text"}
 	}
-	chatID := r.PathValue("chat_id")
 	post := qun.UserPost{ChatID: chatID, User: in.User, NewMessage: qun.NewMessage{Type: in.Type, Content: in.Content, ReplyTo: in.ReplyTo}}
-	err := s.store.View(r.Context(), func(tx qun.Tx) error {
+	err := s.store.View(ctx, func(tx qun.Tx) error {
 		c, err := tx.ChatByChatID(chatID)
 		if err != nil {
 			return err
@@ -970,11 +980,11 @@ func (s *Server) adminPostMessage(r *http.Request) (any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return adminMessage{}, err
 	}
-	m, err := s.svc.PostAsUser(r.Context(), post)
+	m, err := s.svc.PostAsUser(ctx, post)
 	if err != nil {
-		return nil, err
+		return adminMessage{}, err
 	}
 	return adminMessage{Message: m, SenderUser: in.User}, nil
 }

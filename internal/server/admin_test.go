@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -340,5 +341,49 @@ func TestJournalAndSimulate(t *testing.T) {
 		if a.Key == "cli_a10fbf7e94b8d01d" && a.Events != nil {
 			t.Errorf("still subscribed: %v", a.Events)
 		}
+	}
+}
+
+// TestConsolePost: the console's form posts as a member of a chat, with
+// an @ of a bot: the message is in the chat (and on the console), the bot
+// is told; a form without the admin cookie posts nothing.
+func TestConsolePost(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithoutEventDelivery())
+	created := feishuCall(t, srv, "POST", "/open-apis/im/v1/chats?user_id_type=user_id", `{"name":"Console","owner_id":"zhangsan"}`)
+	id := created["data"].(map[string]any)["chat_id"].(string)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(cookie bool, form url.Values) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/console/chats/"+id+"/messages", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie {
+			req.AddCookie(&http.Cookie{Name: "qun_admin", Value: quntest.AdminToken})
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := post(false, url.Values{"user": {"zhangsan"}, "text": {"sneaky"}}); r.StatusCode != 303 || r.Header.Get("Location") != "/console" {
+		t.Errorf("without the cookie: HTTP %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := post(true, url.Values{"user": {"zhangsan"}, "text": {"ping"}, "mention": {"cli_a10fbf7e94b8d01d"}}); r.StatusCode != 303 || r.Header.Get("Location") != "/console#"+id {
+		t.Fatalf("post: HTTP %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := post(true, url.Values{"user": {"nobody"}, "text": {"x"}}); r.StatusCode != 400 {
+		t.Errorf("post as nobody: HTTP %d", r.StatusCode)
+	}
+	msgs, err := srv.Messages(id)
+	if err != nil || len(msgs) != 1 || msgs[0].SenderUser != "zhangsan" || msgs[0].Content != `{"text":"@_user_1 ping"}` {
+		t.Fatalf("messages %v %+v", err, msgs)
+	}
+	var j struct{ Events []struct{ Type, App string } }
+	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id+"&limit=1", nil, &j); err != nil || len(j.Events) != 1 || j.Events[0].Type != "im.message.receive_v1" {
+		t.Errorf("events %v %+v", err, j)
+	}
+	code, body := get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
+	if code != 200 || !strings.Contains(body, `action="/console/chats/`+id+`/messages"`) || !strings.Contains(body, "@_user_1 ping") {
+		t.Errorf("console: HTTP %d, form %v", code, strings.Contains(body, "/console/chats/"))
 	}
 }

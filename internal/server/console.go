@@ -87,6 +87,59 @@ func (s *Server) consoleMessages(r *http.Request, chatID string) ([]consoleMessa
 	return out, err
 }
 
+// consolePost posts a message as a user from the console's form (user,
+// text, and optionally an app to @mention), through the admin API's code,
+// then shows the console again at the chat.
+func (s *Server) consolePost() http.Handler {
+	return httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Annotate(r, "console", "POST /console/chats/{chat_id}/messages", "")
+		if c, err := r.Cookie(consoleCookie); err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) != 1 {
+			http.Redirect(w, r, "/console", http.StatusSeeOther)
+			return
+		}
+		chatID := r.PathValue("chat_id")
+		text, app := r.PostFormValue("text"), r.PostFormValue("mention")
+		in := userPost{User: r.PostFormValue("user")}
+		var platform qun.Platform
+		err := s.store.View(r.Context(), func(tx qun.Tx) error {
+			c, err := tx.ChatByChatID(chatID)
+			platform = c.Platform
+			return err
+		})
+		if err == nil {
+			// Feishu writes a mention as @_user_1 in the text; DingTalk and
+			// WeCom as @ and the name.
+			key := "@_user_1"
+			if platform != qun.Feishu {
+				key = "@" + app
+			}
+			if app != "" {
+				text = key + " " + text
+				in.Mentions = []postMention{{Key: key, App: app}}
+			}
+			field := "content"
+			if platform == qun.Feishu {
+				field = "text"
+			}
+			raw, _ := json.Marshal(map[string]string{field: text})
+			in.Content = string(raw)
+			_, err = s.postAsUser(r.Context(), chatID, in)
+		}
+		if err != nil {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			consoleError.Execute(w, map[string]string{"Chat": chatID, "Err": err.Error()})
+			return
+		}
+		http.Redirect(w, r, "/console#"+chatID, http.StatusSeeOther)
+	}), func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	})
+}
+
+var consoleError = template.Must(template.New("error").Parse(`<!doctype html><meta charset="utf-8"><title>qun console</title>
+<p role="alert" style="color:#b00">Not posted to <code>{{.Chat}}</code>: {{.Err}}</p><p><a href="/console#{{.Chat}}">Back to the console</a></p>`))
+
 // consoleUsers is how many users of each tenant the console lists; the
 // admin API pages through all of them.
 const consoleUsers = 200

@@ -187,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/wecom/", wc)
 	mux.Handle("/admin/", s.adminHandler())
 	mux.Handle("/console", s.consoleHandler())
+	mux.Handle("POST /console/chats/{chat_id}/messages", s.consolePost())
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
