@@ -22,6 +22,7 @@ var (
 	errMsgNotInChat    = apiError{400, 230002, "The bot can not be outside the group."}
 	errMsgBotDisabled  = apiError{400, 230006, "Bot ability is not activated."}
 	errMsgRecalled     = apiError{400, 230011, "The message was withdrawn."}
+	errMsgNoAvailable  = apiError{400, 230013, "Bot has NO availability to this user."}
 	errMsgNotSender    = apiError{400, 230012, "Bot is NOT the sender of the message."}
 	errMsgSettings     = apiError{400, 230018, "These operations are NOT allowed at current group settings."}
 	errMsgTooLong      = apiError{400, 230025, "The length of the message content reaches its limit."}
@@ -113,6 +114,9 @@ func messageFailure(err error) error {
 		qun.ReasonMessageRecalled: errMsgRecalled,
 		qun.ReasonNotSender:       errMsgNotSender,
 		qun.ReasonContent:         errMsgInvalidParam,
+		qun.ReasonNotVisible:      errMsgNoAvailable,
+		qun.ReasonUnavailableIDs:  errMsgInvalidParam,
+		qun.ReasonCrossApp:        errCrossApp,
 	}[e.Reason]
 	if !ok {
 		return toFailure(err)
@@ -204,12 +208,11 @@ func (h *Handler) userByOpenID(c *call, openID string) (qun.User, error) {
 
 func (h *Handler) sendMessage(c *call) (any, error) {
 	q := c.r.URL.Query()
-	switch q.Get("receive_id_type") {
-	case "chat_id":
-	case "open_id", "user_id", "union_id", "email":
-		return nil, messageFailure(qun.Invalid(qun.ReasonContent, "receive_id_type", "qun sends to chats only (receive_id_type=chat_id)"))
+	idType := q.Get("receive_id_type")
+	switch idType {
+	case "chat_id", "open_id", "user_id", "union_id", "email":
 	default:
-		return nil, fail(errFieldValidation).field("receive_id_type", q.Get("receive_id_type"), "receive_id_type is required: chat_id")
+		return nil, fail(errFieldValidation).field("receive_id_type", idType, "receive_id_type must be one of chat_id, open_id, user_id, union_id, email")
 	}
 	var b sendBody
 	if err := h.decode(c, &b); err != nil {
@@ -222,7 +225,17 @@ func (h *Handler) sendMessage(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.svc.SendMessage(c.r.Context(), c.actor, *b.ReceiveID, in)
+	var m qun.Message
+	switch idType {
+	case "chat_id":
+		m, err = h.svc.SendMessage(c.r.Context(), c.actor, *b.ReceiveID, in)
+	case "email":
+		// qun's directory keeps no e-mail addresses: no user has one.
+		err = fail(errMsgInvalidParam).field("receive_id", *b.ReceiveID, "no user has this email")
+	default:
+		// To a user: their one-to-one chat with the bot.
+		m, err = h.svc.SendDirect(c.r.Context(), c.actor, qun.Ref{Kind: qun.IDKind(idType), Value: *b.ReceiveID}, in)
+	}
 	if err != nil {
 		return nil, messageFailure(err)
 	}
@@ -460,6 +473,9 @@ func renderReceive(tx qun.Tx, d qun.EventDraft, ids func(qun.User) eventUserID) 
 	msg.MessageID, msg.RootID, msg.ParentID = m.MessageID, m.RootID, m.ParentID
 	msg.CreateTime, msg.UpdateTime = strconv.FormatInt(m.CreatedAt.UnixMilli(), 10), strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10)
 	msg.ChatID, msg.ChatType, msg.MessageType, msg.Content = m.ChatID, "group", m.Type, m.Content
+	if d.Change.Chat.Class == qun.P2P {
+		msg.ChatType = "p2p"
+	}
 	for _, x := range m.Mentions {
 		em := eventMention{Key: x.Key, Name: x.Name, TenantKey: d.Tenant.Key}
 		switch {

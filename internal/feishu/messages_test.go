@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	lark "github.com/larksuite/oapi-sdk-go/v3"
 	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
@@ -323,5 +324,101 @@ func TestMutedChat(t *testing.T) {
 	send(t, helperCli, id, "text", text("now I may"))
 	if msgs, err := srv.Messages(id); err != nil || len(msgs) != 2 {
 		t.Errorf("messages %v %+v", err, msgs)
+	}
+}
+
+// TestDirectMessages: a bot sends to a user (receive_id_type open_id,
+// user_id, union_id) in their one-to-one chat, the same chat whatever the
+// ID and however many first messages race; the user answers there and the
+// bot hears it (chat_type p2p) without a mention; the chat is no group to
+// the chat APIs; a user outside the visible range is 230013.
+func TestDirectMessages(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	got := make(chan *larkim.P2MessageReceiveV1, 4)
+	connect(t, srv, appID, dispatcher.NewEventDispatcher("", "").OnP2MessageReceiveV1(func(ctx context.Context, e *larkim.P2MessageReceiveV1) error {
+		got <- e
+		return nil
+	}))
+	cli := client(srv, appID)
+	direct := func(cli *lark.Client, idType, id, content string) (*larkim.CreateMessageResp, error) {
+		return cli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType(idType).
+			Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(content).Build()).Build())
+	}
+	lisi := openID(t, srv, demoTenant, "lisi", appID)
+	// Eight first messages at once: one chat.
+	chats := make(chan string, 8)
+	for range 8 {
+		go func() {
+			r, err := direct(cli, "open_id", lisi, text("hello"))
+			if err != nil || !r.Success() {
+				t.Errorf("send to open_id: %v %+v", err, r)
+				chats <- ""
+				return
+			}
+			chats <- *r.Data.ChatId
+		}()
+	}
+	id := <-chats
+	for range 7 {
+		if c := <-chats; c != id || !strings.HasPrefix(id, "oc_") {
+			t.Fatalf("first messages landed in %q and %q", id, c)
+		}
+	}
+	r, err := direct(cli, "user_id", "lisi", text("by user_id"))
+	if err != nil || !r.Success() || *r.Data.ChatId != id {
+		t.Fatalf("send to user_id: %v %+v", err, r)
+	}
+	simulatePost(t, srv, id, "lisi", text("hi bot"), nil)
+	select {
+	case e := <-got:
+		if *e.Event.Message.ChatType != "p2p" || *e.Event.Message.ChatId != id || *e.Event.Message.Content != text("hi bot") {
+			raw, _ := json.Marshal(e)
+			t.Errorf("event %s", raw)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot never heard the user")
+	}
+	hist, err := cli.Im.V1.Message.List(ctx, larkim.NewListMessageReqBuilder().ContainerIdType("chat").ContainerId(id).PageSize(20).Build())
+	if err != nil || !hist.Success() || len(hist.Data.Items) != 10 {
+		t.Fatalf("history: %v %+v", err, hist)
+	}
+	// No group: not listed, not readable as a chat.
+	list, err := cli.Im.V1.Chat.List(ctx, larkim.NewListChatReqBuilder().Build())
+	if err != nil || !list.Success() {
+		t.Fatal(err, list)
+	}
+	for _, c := range list.Data.Items {
+		if *c.ChatId == id {
+			t.Error("the one-to-one chat is listed as a group")
+		}
+	}
+	if g, err := cli.Im.V1.Chat.Get(ctx, larkim.NewGetChatReqBuilder().ChatId(id).Build()); err != nil || g.Success() {
+		t.Errorf("get the one-to-one chat: %v %+v", err, g)
+	}
+	// Another bot cannot send into it by its chat_id.
+	if r, err := direct(client(srv, helperApp), "chat_id", id, text("me too")); err != nil || r.Success() {
+		t.Errorf("another bot in the one-to-one chat: %v %+v", err, r)
+	}
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+helperApp, map[string]any{"visible": []string{"zhangsan"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	helper := client(srv, helperApp)
+	for _, c := range []struct {
+		name, idType, id string
+		code             int
+	}{
+		{"outside the visible range", "user_id", "lisi", 230013},
+		{"nobody", "open_id", "ou_nobody", 230001},
+		{"email", "email", "lisi@example.com", 230001},
+		{"another app's open_id", "open_id", lisi, 99992361},
+		{"unknown receive_id_type", "phone", "123", 99992402},
+	} {
+		r, err := direct(helper, c.idType, c.id, text("x"))
+		if err != nil || r.Code != c.code {
+			t.Errorf("%s: %v %+v", c.name, err, r.CodeError)
+		}
+	}
+	if r, err := direct(helper, "user_id", "zhangsan", text("inside")); err != nil || !r.Success() || *r.Data.ChatId == id {
+		t.Errorf("inside the visible range: %v %+v", err, r)
 	}
 }

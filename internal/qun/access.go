@@ -20,6 +20,9 @@ type entry int
 const (
 	anyone     entry = iota // non-members may call (a reduced view)
 	memberOnly              // the actor's bot must be a member
+	// speaker: the bot must be a member, or the bot of a one-to-one chat
+	// (the message APIs).
+	speaker
 )
 
 // enter loads a chat for an actor and applies the checks every chat
@@ -54,6 +57,14 @@ func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, er
 		}
 	}
 	a := access{chat: c, rules: rules}
+	if c.Class == P2P {
+		// A one-to-one chat is its bot's, and only for messages.
+		if need != speaker || c.CreatorApp != app.ID {
+			return access{}, &Error{Code: ENotFound, Reason: ReasonChatNotFound, Field: "chat_id", IDs: []string{chatID}, Message: "no chat with this chat_id"}
+		}
+		a.member = &Member{Chat: c.ID, App: app.ID, Role: RoleMember}
+		return a, nil
+	}
 	if rules.appManages {
 		// The app is no member: it manages the chats it created, but not
 		// the corp-group chats its members created from the client.
@@ -82,7 +93,7 @@ func enter(tx Tx, actor Actor, chatID string, need entry, lock bool) (access, er
 	if c.Status == Dissolved {
 		return access{}, Errorf(EInvalid, ReasonChatDissolved, "the chat has been dissolved")
 	}
-	if need == memberOnly && a.member == nil {
+	if need != anyone && a.member == nil {
 		return access{}, Errorf(EForbidden, ReasonNotInChat, "the operator is not in the chat")
 	}
 	if a.member != nil {

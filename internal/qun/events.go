@@ -446,8 +446,8 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 			}
 			continue
 		}
-		if ch.Kind == MessagePosted && !hears(a, ch.Message) {
-			continue
+		if ch.Kind == MessagePosted && c.Class != P2P && !hears(a, ch.Message) {
+			continue // a bot hears every message of its one-to-one chats
 		}
 		candidates = append(candidates, a.ID)
 	}
@@ -464,7 +464,8 @@ func (s *Service) told(tx Tx, ch Change, subs []App) ([]App, error) {
 		// A DingTalk app that created a group is told of its events; its
 		// robot hears only a group it is in.
 		creator := c.Platform == DingTalk && c.CreatorApp == a.ID && !message
-		if slices.Contains(candidates, a.ID) && (member || creator) {
+		direct := c.Class == P2P && c.CreatorApp == a.ID
+		if slices.Contains(candidates, a.ID) && (member || creator || direct) {
 			out = append(out, a)
 		}
 	}

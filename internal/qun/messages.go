@@ -2,8 +2,11 @@ package qun
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -87,7 +90,7 @@ const messageDedupe = time.Hour
 func (s *Service) SendMessage(ctx context.Context, actor Actor, chatID string, in NewMessage) (Message, error) {
 	var out Message
 	err := s.store.Update(ctx, func(tx Tx) error {
-		a, err := enter(tx, actor, chatID, memberOnly, false)
+		a, err := enter(tx, actor, chatID, speaker, false)
 		if err != nil {
 			return err
 		}
@@ -197,7 +200,7 @@ func (s *Service) PostAsUser(ctx context.Context, in UserPost) (Message, error) 
 func (s *Service) ChatMessages(ctx context.Context, actor Actor, chatID string, f MessageFilter) ([]Message, error) {
 	var out []Message
 	err := s.store.View(ctx, func(tx Tx) error {
-		a, err := enter(tx, actor, chatID, memberOnly, false)
+		a, err := enter(tx, actor, chatID, speaker, false)
 		if err != nil {
 			return err
 		}
@@ -222,7 +225,7 @@ func (s *Service) MessageFor(ctx context.Context, actor Actor, messageID string)
 		if err != nil {
 			return err
 		}
-		if _, err := enter(tx, actor, c.ChatID, memberOnly, false); err != nil {
+		if _, err := enter(tx, actor, c.ChatID, speaker, false); err != nil {
 			return err
 		}
 		out = m
@@ -286,10 +289,10 @@ func botMessage(tx Tx, actor Actor, chatID, messageID string) (Message, Chat, er
 		if err != nil {
 			return m, c, err
 		}
-		_, err = enter(tx, actor, c.ChatID, memberOnly, false)
+		_, err = enter(tx, actor, c.ChatID, speaker, false)
 		return m, c, err
 	}
-	a, err := enter(tx, actor, chatID, memberOnly, false)
+	a, err := enter(tx, actor, chatID, speaker, false)
 	if err != nil {
 		return Message{}, Chat{}, err
 	}
@@ -359,6 +362,60 @@ func (s *Service) Messages(ctx context.Context, chatID string, f MessageFilter) 
 		return err
 	})
 	return out, err
+}
+
+// SendDirect sends a message from the actor's bot to a user, in their
+// one-to-one chat (created on the first message): the user must be in
+// the app's visible range. The chat's ID is derived from the bot and the
+// user, so every node finds the same chat.
+func (s *Service) SendDirect(ctx context.Context, actor Actor, to Ref, in NewMessage) (Message, error) {
+	if err := checkBot(actor); err != nil {
+		return Message{}, err
+	}
+	var out Message
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, err := newResolver(tx, actor, nil).user(to)
+		if err != nil {
+			return err
+		}
+		if u.TenantID != actor.Tenant.ID || !actor.App.Sees(u) {
+			return &Error{Code: EForbidden, Reason: ReasonNotVisible, IDs: []string{to.Value}, Message: "the user is outside the app's visible range"}
+		}
+		c, err := s.p2p(tx, actor, u)
+		if err != nil {
+			return err
+		}
+		out, err = s.post(tx, c, 0, actor.App.ID, in)
+		return err
+	})
+	return out, err
+}
+
+// p2p finds or creates the one-to-one chat of the actor's bot and a user.
+// Concurrent first messages claim the pair's dedupe key: the loser waits
+// for the winner and reads its chat.
+func (s *Service) p2p(tx Tx, actor Actor, u User) (Chat, error) {
+	sum := sha256.Sum256([]byte(actor.App.Key + "|" + strconv.FormatInt(u.ID, 10)))
+	id := "oc_" + hex.EncodeToString(sum[:16])
+	c, err := tx.ChatByChatID(id)
+	if ErrorCode(err) != ENotFound {
+		return c, err
+	}
+	now := s.now()
+	mine := id + "|" + randomHex(8)
+	holder, err := tx.ClaimDedupe(Dedupe{Scope: "p2p|" + string(actor.App.Platform) + "|" + actor.App.Key, Key: u.UserID, ChatID: mine, CreatedAt: now}, time.Time{})
+	if err != nil {
+		return Chat{}, err
+	}
+	if holder != mine {
+		return tx.ChatByChatID(id)
+	}
+	c = Chat{
+		ChatID: id, Class: P2P, Platform: actor.App.Platform, TenantID: actor.Tenant.ID, CreatorApp: actor.App.ID,
+		OwnerUser: u.ID, Settings: DefaultSettings(), Status: Normal, CreatedAt: now, UpdatedAt: now,
+	}
+	err = tx.CreateChatWithMembers(&c, []Member{{User: u.ID, Role: RoleMember, JoinedAt: now}})
+	return c, err
 }
 
 // AddRobot puts the actor's robot into a chat the actor's app manages

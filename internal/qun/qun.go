@@ -301,6 +301,10 @@ const (
 	Standard ChatClass = "standard"
 	// CorpGroup chats join members of linked corporations (WeCom 互联群).
 	CorpGroup ChatClass = "corp_group"
+	// P2P is a bot's one-to-one chat with a user (Feishu p2p): the user is
+	// its only member and the bot its creator. It is no group: the chat
+	// APIs do not see it, only the message APIs.
+	P2P ChatClass = "p2p"
 )
 
 // Chat is a group chat.
