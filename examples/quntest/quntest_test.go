@@ -14,8 +14,16 @@ import (
 	"testing"
 	"time"
 
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	dingim "github.com/alibabacloud-go/dingtalk/im_1_0"
+	dingrobot "github.com/alibabacloud-go/dingtalk/robot_1_0"
+	"github.com/alibabacloud-go/tea-utils/v2/service"
+	"github.com/alibabacloud-go/tea/tea"
 	lark "github.com/larksuite/oapi-sdk-go/v3"
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
+	"github.com/open-dingtalk/dingtalk-stream-sdk-go/chatbot"
+	"github.com/open-dingtalk/dingtalk-stream-sdk-go/client"
+	"github.com/xen0n/go-workwx"
 
 	"github.com/qunhq/qun/quntest"
 )
@@ -194,5 +202,79 @@ func TestConversation(t *testing.T) {
 	}
 	if len(msgs) != 2 || msgs[0].SenderUser != "zhangsan" || msgs[1].SenderApp != "cli_a10fbf7e94b8d01d" || msgs[1].Content != `{"text":"pong"}` {
 		t.Errorf("conversation %+v", msgs)
+	}
+}
+
+// TestDingTalkBotLoop is the README's DingTalk bot loop: the official
+// Stream SDK's chatbot handler hears "@robot ping" and answers through
+// sessionWebhook with the SDK's replier.
+func TestDingTalkBotLoop(t *testing.T) {
+	srv := quntest.NewServer(t)
+	cfg := &openapi.Config{Protocol: tea.String("http"), Endpoint: tea.String(srv.Host)}
+	im, _ := dingim.NewClient(cfg)
+	rc, _ := dingrobot.NewClient(cfg)
+	tok := dingtalkToken(t, srv.URL)
+	group, err := im.CreateGroupWithOptions(&dingim.CreateGroupRequest{Name: tea.String("周会"), Owner: tea.String("manager4220"), Useridlist: tea.StringSlice([]string{"userId"})},
+		&dingim.CreateGroupHeaders{XAcsDingtalkAccessToken: tea.String(tok)}, &service.RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.AddOrgRobotInstanceToGroupWithOptions(&dingrobot.AddOrgRobotInstanceToGroupRequest{OpenConversationId: group.Body.OpenConversationId, RobotCode: tea.String("dingqundemo")},
+		&dingrobot.AddOrgRobotInstanceToGroupHeaders{XAcsDingtalkAccessToken: tea.String(tok)}, &service.RuntimeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cli := client.NewStreamClient(
+		client.WithAppCredential(client.NewAppCredentialConfig("dingqundemo", "demo-dingtalk-secret")),
+		client.WithOpenApiHost(srv.URL))
+	cli.RegisterChatBotCallbackRouter(func(ctx context.Context, m *chatbot.BotCallbackDataModel) ([]byte, error) {
+		reply := "pong to " + m.SenderStaffId // m.Text.Content is "@Qun ping"
+		return nil, chatbot.NewChatbotReplier().SimpleReplyText(ctx, m.SessionWebhook, []byte(reply))
+	})
+	if err := cli.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	id := tea.StringValue(group.Body.Chatid)
+	if _, err := srv.Post(id, "userId", `{"content":"@Qun ping"}`, "dingqundemo"); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		msgs, err := srv.Messages(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 2 && msgs[1].SenderApp == "dingqundemo" && msgs[1].Content == `{"content":"pong to userId"}` {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("no reply: %+v", msgs)
+		}
+	}
+}
+
+func dingtalkToken(t *testing.T, base string) string {
+	t.Helper()
+	var out struct {
+		AccessToken string `json:"accessToken"`
+	}
+	call(t, "POST", base+"/v1.0/oauth2/accessToken", "", `{"appKey":"dingqundemo","appSecret":"demo-dingtalk-secret"}`, &out)
+	return out.AccessToken
+}
+
+// TestWeComAppchat is the README's WeCom loop: go-workwx posts into the
+// app chat it created; WeCom tells apps nothing of what users say there.
+func TestWeComAppchat(t *testing.T) {
+	srv := quntest.NewServer(t)
+	app := workwx.New("ww0123456789abcdef", workwx.WithQYAPIHost(srv.URL)).WithApp("demo-wecom-secret", 1000002)
+	id, err := app.CreateAppchat(&workwx.ChatInfo{Name: "周会", OwnerUserID: "zhangsan", MemberUserIDs: []string{"zhangsan", "lisi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.SendMarkdownMessage(&workwx.Recipient{ChatID: id}, "**会议** 10:00", false); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := srv.Messages(id)
+	if err != nil || len(msgs) != 1 || msgs[0].Type != "markdown" || msgs[0].Content != `{"content":"**会议** 10:00"}` {
+		t.Errorf("messages %v %+v", err, msgs)
 	}
 }
