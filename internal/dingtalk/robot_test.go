@@ -3,6 +3,7 @@ package dingtalk_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	robot "github.com/alibabacloud-go/dingtalk/robot_1_0"
 	"github.com/alibabacloud-go/tea/tea"
@@ -145,4 +146,32 @@ func TestMutedGroup(t *testing.T) {
 		&robot.OrgGroupSendHeaders{XAcsDingtalkAccessToken: tea.String(demo.token)}, rt); err != nil {
 		t.Errorf("the managing app's robot in a muted group: %v", err)
 	}
+}
+
+// TestRobotSendRateLimit: groupMessages/send over the app's limit answers
+// 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi through robot_1_0.
+func TestRobotSendRateLimit(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.DingTalk, quntest.Limit{N: 2, Per: time.Minute}))
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := tea.StringValue(resp.Body.OpenConversationId)
+	addRobot(t, srv, demo, cid)
+	rc, err := robot.NewClient(config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func() error {
+		_, err := rc.OrgGroupSendWithOptions(&robot.OrgGroupSendRequest{OpenConversationId: tea.String(cid), RobotCode: tea.String(appKey), MsgKey: tea.String("sampleText"), MsgParam: tea.String(`{"content":"x"}`)},
+			&robot.OrgGroupSendHeaders{XAcsDingtalkAccessToken: tea.String(demo.token)}, rt)
+		return err
+	}
+	for i := range 2 {
+		if err := send(); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	wantSDKError(t, "third send", send(), 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi")
 }

@@ -422,3 +422,19 @@ func TestDirectMessages(t *testing.T) {
 		t.Errorf("inside the visible range: %v %+v", err, r)
 	}
 }
+
+// TestSendRateLimit: sends over the tier's limit answer 99991400 with
+// HTTP 429 through the SDK.
+func TestSendRateLimit(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.Feishu, quntest.Limit{N: 3, Per: time.Minute}))
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Busy").Build())
+	for i := range 3 {
+		send(t, cli, id, "text", text(fmt.Sprint(i)))
+	}
+	r, err := cli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(text("one too many")).Build()).Build())
+	if err != nil || r.Code != 99991400 || r.StatusCode != 429 {
+		t.Errorf("fourth send: %v %+v", err, r.CodeError)
+	}
+}

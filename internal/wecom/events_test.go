@@ -1,6 +1,7 @@
 package wecom_test
 
 import (
+	"errors"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -257,5 +258,26 @@ func TestAppchatSend(t *testing.T) {
 		if a := post(t, srv, "/cgi-bin/appchat/send", url.Values{"access_token": {tok}}, c.body); a.code() != c.code {
 			t.Errorf("%.60s: errcode %d, want %d", c.body, a.code(), c.code)
 		}
+	}
+}
+
+// TestAppchatSendRateLimit: appchat/send over the corporation's limit
+// answers 45009 through go-workwx.
+func TestAppchatSendRateLimit(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.WeCom, quntest.Limit{N: 2, Per: time.Minute}))
+	a := app(srv)
+	id, err := a.CreateAppchat(&workwx.ChatInfo{Name: "Busy", OwnerUserID: "zhangsan", MemberUserIDs: []string{"zhangsan", "lisi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := &workwx.Recipient{ChatID: id}
+	for i := range 2 {
+		if err := a.SendTextMessage(to, "hello", false); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	var werr *workwx.WorkwxClientError
+	if err := a.SendTextMessage(to, "one too many", false); !errors.As(err, &werr) || werr.Code != 45009 {
+		t.Errorf("third send: %v", err)
 	}
 }
