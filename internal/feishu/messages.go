@@ -66,6 +66,7 @@ type messageView struct {
 	MessageID  string        `json:"message_id"`
 	RootID     string        `json:"root_id,omitempty"`
 	ParentID   string        `json:"parent_id,omitempty"`
+	ThreadID   string        `json:"thread_id,omitempty"`
 	MsgType    string        `json:"msg_type"`
 	CreateTime string        `json:"create_time"`
 	UpdateTime string        `json:"update_time"`
@@ -255,7 +256,7 @@ func (h *Handler) replyMessage(c *call) (any, error) {
 	if err != nil {
 		return nil, messageFailure(err)
 	}
-	in.ReplyTo = parent.MessageID
+	in.ReplyTo, in.InThread = parent.MessageID, b.ReplyInThread != nil && *b.ReplyInThread
 	m, err := h.svc.SendMessage(c.r.Context(), c.actor, parent.ChatID, in)
 	if err != nil {
 		return nil, messageFailure(err)
@@ -347,7 +348,7 @@ func (h *Handler) listMessages(c *call) (any, error) {
 // messageView shows a message to the calling app.
 func (h *Handler) messageView(c *call, m qun.Message) (messageView, error) {
 	v := messageView{
-		MessageID: m.MessageID, RootID: m.RootID, ParentID: m.ParentID, MsgType: m.Type,
+		MessageID: m.MessageID, RootID: m.RootID, ParentID: m.ParentID, ThreadID: m.ThreadID, MsgType: m.Type,
 		CreateTime: strconv.FormatInt(m.CreatedAt.UnixMilli(), 10), UpdateTime: strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10),
 		Deleted: m.Recalled, ChatID: m.ChatID, Body: bodyView{Content: m.Content},
 	}
@@ -430,6 +431,7 @@ type receiveEvent struct {
 		MessageID   string         `json:"message_id"`
 		RootID      string         `json:"root_id,omitempty"`
 		ParentID    string         `json:"parent_id,omitempty"`
+		ThreadID    string         `json:"thread_id,omitempty"`
 		CreateTime  string         `json:"create_time"`
 		UpdateTime  string         `json:"update_time"`
 		ChatID      string         `json:"chat_id"`
@@ -470,7 +472,7 @@ func renderReceive(tx qun.Tx, d qun.EventDraft, ids func(qun.User) eventUserID) 
 	}
 	ev.Sender.SenderID, ev.Sender.SenderType, ev.Sender.TenantKey = ids(u), "user", t.Key
 	msg := &ev.Message
-	msg.MessageID, msg.RootID, msg.ParentID = m.MessageID, m.RootID, m.ParentID
+	msg.MessageID, msg.RootID, msg.ParentID, msg.ThreadID = m.MessageID, m.RootID, m.ParentID, m.ThreadID
 	msg.CreateTime, msg.UpdateTime = strconv.FormatInt(m.CreatedAt.UnixMilli(), 10), strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10)
 	msg.ChatID, msg.ChatType, msg.MessageType, msg.Content = m.ChatID, "group", m.Type, m.Content
 	if d.Change.Chat.Class == qun.P2P {

@@ -438,3 +438,41 @@ func TestSendRateLimit(t *testing.T) {
 		t.Errorf("fourth send: %v %+v", err, r.CodeError)
 	}
 }
+
+// TestThreads: a reply with reply_in_thread starts a thread at the
+// message replied to (both carry its omt_ thread_id); a reply to a
+// message of the thread stays in it; a plain reply is in none.
+func TestThreads(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Threads").Build())
+	root := *send(t, cli, id, "text", text("topic")).Data.MessageId
+	reply := func(to string, inThread bool) *larkim.ReplyMessageRespData {
+		t.Helper()
+		b := larkim.NewReplyMessageReqBodyBuilder().MsgType("text").Content(text("re"))
+		if inThread {
+			b.ReplyInThread(true)
+		}
+		r, err := cli.Im.V1.Message.Reply(ctx, larkim.NewReplyMessageReqBuilder().MessageId(to).Body(b.Build()).Build())
+		if err != nil || !r.Success() {
+			t.Fatalf("reply: %v %+v", err, r)
+		}
+		return r.Data
+	}
+	first := reply(root, true)
+	thread := *first.ThreadId
+	if !strings.HasPrefix(thread, "omt_") || *first.RootId != root || *first.ParentId != root {
+		t.Fatalf("reply in thread: %+v", first)
+	}
+	g, err := cli.Im.V1.Message.Get(ctx, larkim.NewGetMessageReqBuilder().MessageId(root).Build())
+	if err != nil || !g.Success() || g.Data.Items[0].ThreadId == nil || *g.Data.Items[0].ThreadId != thread {
+		t.Errorf("the root: %v %+v", err, g)
+	}
+	if second := reply(*first.MessageId, false); second.ThreadId == nil || *second.ThreadId != thread || *second.RootId != root {
+		t.Errorf("a reply in the thread: %+v", second)
+	}
+	other := *send(t, cli, id, "text", text("another")).Data.MessageId
+	if plain := reply(other, false); plain.ThreadId != nil && *plain.ThreadId != "" {
+		t.Errorf("a plain reply is in thread %q", *plain.ThreadId)
+	}
+}

@@ -33,8 +33,12 @@ type Message struct {
 	Mentions []Mention `json:"mentions,omitempty"`
 	// ParentID and RootID are the message replied to and the first of its
 	// thread.
-	ParentID  string    `json:"parent_id,omitempty"`
-	RootID    string    `json:"root_id,omitempty"`
+	ParentID string `json:"parent_id,omitempty"`
+	RootID   string `json:"root_id,omitempty"`
+	// ThreadID is the thread the message is in (Feishu omt_…): a reply in
+	// a thread starts one at the message replied to, and replies to its
+	// messages stay in it.
+	ThreadID  string    `json:"thread_id,omitempty"`
 	Recalled  bool      `json:"recalled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -56,6 +60,8 @@ type NewMessage struct {
 	Mentions      []Mention
 	// ReplyTo is the message_id replied to ("": none).
 	ReplyTo string
+	// InThread replies in a thread (Feishu reply_in_thread).
+	InThread bool
 	// Dedupe, when set, makes a repeat within the platform's window
 	// return the first message.
 	Dedupe string
@@ -131,6 +137,17 @@ func (s *Service) post(tx Tx, c Chat, user, app int64, in NewMessage) (Message, 
 		m.ParentID, m.RootID = parent.MessageID, parent.RootID
 		if m.RootID == "" {
 			m.RootID = parent.MessageID
+		}
+		if newThread := rulesOf[c.Platform].newThreadID; newThread != nil && (in.InThread || parent.ThreadID != "") {
+			m.ThreadID = parent.ThreadID
+			if m.ThreadID == "" {
+				// The thread starts at the message replied to.
+				m.ThreadID = newThread()
+				parent.ThreadID = m.ThreadID
+				if err := tx.UpdateMessage(parent); err != nil {
+					return Message{}, err
+				}
+			}
 		}
 	}
 	if in.Dedupe != "" {

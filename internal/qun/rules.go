@@ -32,6 +32,9 @@ type chatRules struct {
 	newConversationID func() string
 	// newMessageID makes a message's public identifier.
 	newMessageID func() string
+	// newThreadID makes a thread's identifier; nil: the platform has no
+	// threads.
+	newThreadID func() string
 }
 
 var rulesOf = map[Platform]chatRules{
@@ -49,6 +52,7 @@ var rulesOf = map[Platform]chatRules{
 		avatar:         imageKey.MatchString,
 		newChatID:      func() string { return "oc_" + randomHex(32) },
 		newMessageID:   func() string { return "om_" + randomHex(32) },
+		newThreadID:    func() string { return "omt_" + randomHex(16) },
 	},
 	DingTalk: {
 		appManages:    true,
