@@ -26,7 +26,8 @@ func matchGolden(t *testing.T, name string, body []byte) {
 }
 
 // TestGolden pins the wire form of the answers: the create answer to the
-// seed's example (keys in the documented order), an error, and chat/get.
+// seed's example (keys in the documented order), an error, chat/get, and
+// the robot's send, query and recall.
 func TestGolden(t *testing.T) {
 	srv := quntest.NewServer(t)
 	tok := token(t, srv, appKey)
@@ -58,4 +59,20 @@ func TestGolden(t *testing.T) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	matchGolden(t, "legacy_chat_get.json", b)
+
+	// The robot's APIs: send, query (after a member posted), recall.
+	cid := regexp.MustCompile(`"openConversationId":"([^"]+)"`).FindSubmatch(created)
+	group := `"openConversationId":"` + string(cid[1]) + `","robotCode":"` + appKey + `"`
+	post("/v1.0/robot/groups/orgRobots/add", "{"+group+"}")
+	sent := post("/v1.0/robot/groupMessages/send", "{"+group+`,"msgKey":"sampleText","msgParam":"{\"content\":\"hello\"}"}`)
+	var s struct{ ProcessQueryKey string }
+	json.Unmarshal(sent, &s)
+	key := regexp.MustCompile(`msg[0-9a-f]{32}`)
+	matchGolden(t, "robot_send.json", key.ReplaceAll(sent, []byte("msgKEY")))
+	if _, err := srv.Post(c.Chatid, "userId", `{"content":"seen"}`); err != nil {
+		t.Fatal(err)
+	}
+	matchGolden(t, "robot_query.json", post("/v1.0/robot/groupMessages/query", "{"+group+`,"processQueryKey":"`+s.ProcessQueryKey+`"}`))
+	recalled := post("/v1.0/robot/groupMessages/recall", "{"+group+`,"processQueryKeys":["`+s.ProcessQueryKey+`","msgnothere"]}`)
+	matchGolden(t, "robot_recall.json", key.ReplaceAll(recalled, []byte("msgKEY")))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	lark "github.com/larksuite/oapi-sdk-go/v3"
+	"github.com/larksuite/oapi-sdk-go/v3/core/httpserverext"
 	"github.com/larksuite/oapi-sdk-go/v3/event/dispatcher"
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
@@ -34,15 +37,26 @@ func send(t *testing.T, cli *lark.Client, chat, msgType, content string) *larkim
 }
 
 // TestBotLoop: a user posts "@bot ping" in the client; the helper bot's
-// unmodified handler, on the official long connection, receives it with
-// its mention and replies with the SDK; the reply is in the chat's
-// history, after the post, as its reply.
+// unmodified handler, on the official long connection or behind
+// httpserverext at an encrypted request URL, receives it with its mention
+// and replies with the SDK; the reply is in the chat's history, after the
+// post, as its reply.
 func TestBotLoop(t *testing.T) {
+	for _, mode := range []string{"connection", "webhook"} {
+		t.Run(mode, func(t *testing.T) { botLoop(t, mode) })
+	}
+}
+
+func botLoop(t *testing.T, mode string) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	helperCli := client(srv, helperApp)
 	got := make(chan *larkim.P2MessageReceiveV1, 4)
 	recalled := make(chan *larkim.P2MessageRecalledV1, 4)
-	d := dispatcher.NewEventDispatcher("", "").OnP2MessageRecalledV1(func(ctx context.Context, e *larkim.P2MessageRecalledV1) error {
+	token, key := "", ""
+	if mode == "webhook" {
+		token, key = "v-token", "loop-key"
+	}
+	d := dispatcher.NewEventDispatcher(token, key).OnP2MessageRecalledV1(func(ctx context.Context, e *larkim.P2MessageRecalledV1) error {
 		recalled <- e
 		return nil
 	}).OnP2MessageReceiveV1(func(ctx context.Context, e *larkim.P2MessageReceiveV1) error {
@@ -54,7 +68,16 @@ func TestBotLoop(t *testing.T) {
 		}
 		return nil
 	})
-	connect(t, srv, helperApp, d)
+	if mode == "connection" {
+		connect(t, srv, helperApp, d)
+	} else {
+		hook := httptest.NewServer(http.HandlerFunc(httpserverext.NewEventHandlerFunc(d)))
+		defer hook.Close()
+		sub := map[string]any{"mode": "webhook", "url": hook.URL, "token": token, "key": key}
+		if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+helperApp, map[string]any{"events": sub}, nil); err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+	}
 	cli := client(srv, appID)
 	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Loop").OwnerId(ownerOpenID).Build())
 	addMembers(t, cli, id, "app_id", -1, helperApp)
@@ -286,7 +309,8 @@ func TestMessageGolden(t *testing.T) {
 
 // TestMutedChat: in a chat where only the owner and managers speak
 // (set with the SDK's ChatModeration.Update), a member bot's send answers 230018
-// and a member's post is refused, until the bot is made a manager.
+// and a member's post is refused, until the bot is made a manager; a
+// dissolved chat takes no message.
 func TestMutedChat(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
 	cli, helperCli := client(srv, appID), client(srv, helperApp)
@@ -324,6 +348,14 @@ func TestMutedChat(t *testing.T) {
 	send(t, helperCli, id, "text", text("now I may"))
 	if msgs, err := srv.Messages(id); err != nil || len(msgs) != 2 {
 		t.Errorf("messages %v %+v", err, msgs)
+	}
+	// Dissolved, the chat takes no message: 230001 (invalid receive_id).
+	if del, err := cli.Im.V1.Chat.Delete(ctx, larkim.NewDeleteChatReqBuilder().ChatId(id).Build()); err != nil || !del.Success() {
+		t.Fatalf("dissolve: %v %+v", err, del)
+	}
+	if r, err := cli.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(text("anyone?")).Build()).Build()); err != nil || r.Code != 230001 {
+		t.Errorf("a dissolved chat: %v %+v", err, r.CodeError)
 	}
 }
 

@@ -46,7 +46,7 @@ func raw(t *testing.T, method, u, body string) []byte {
 }
 
 // TestGolden pins the wire form of the answers, keys in WeCom's order:
-// gettoken, an error, jscode2session, appchat/get, and what the simulated
+// gettoken, an error, jscode2session, appchat/get and send, and what the simulated
 // client answers createCorpGroupChat.
 func TestGolden(t *testing.T) {
 	srv := quntest.NewServer(t)
@@ -57,6 +57,8 @@ func TestGolden(t *testing.T) {
 	matchGolden(t, "jscode2session.json", raw(t, "GET", srv.URL+"/cgi-bin/miniprogram/jscode2session?"+url.Values{"access_token": {tok}, "js_code": {login.Code}, "grant_type": {"authorization_code"}}.Encode(), ""))
 	matchGolden(t, "appchat_create.json", raw(t, "POST", srv.URL+"/cgi-bin/appchat/create?access_token="+tok, `{"name":"NAME","owner":"lisi","userlist":["lisi","lisi2","user001"],"chatid":"CHATID"}`))
 	matchGolden(t, "appchat_get.json", raw(t, "GET", srv.URL+"/cgi-bin/appchat/get?access_token="+tok+"&chatid=CHATID", ""))
+	matchGolden(t, "appchat_send.json", raw(t, "POST", srv.URL+"/cgi-bin/appchat/send?access_token="+tok, `{"chatid":"CHATID","msgtype":"text","text":{"content":"hello"},"safe":0}`))
+	matchGolden(t, "appchat_send_too_long.json", raw(t, "POST", srv.URL+"/cgi-bin/appchat/send?access_token="+tok, `{"chatid":"CHATID","msgtype":"text","text":{"content":"`+strings.Repeat("x", 2049)+`"}}`))
 
 	b, _ := json.Marshal(map[string]any{"surface": "miniprogram", "name": "createCorpGroupChat", "context": zhangsan, "args": seedArgs()})
 	matchGolden(t, "client_create_corp_group_chat.json", raw(t, "POST", srv.URL+"/wecom/client/v1/invoke", string(b)))
