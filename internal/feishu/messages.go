@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/qunhq/qun/internal/qun"
+	"github.com/qunhq/qun/internal/ratelimit"
 )
 
 // Messages: POST /open-apis/im/v1/messages (to a chat), reply, list a
@@ -26,6 +28,7 @@ var (
 	errMsgNotSender    = apiError{400, 230012, "Bot is NOT the sender of the message."}
 	errMsgSettings     = apiError{400, 230018, "These operations are NOT allowed at current group settings."}
 	errMsgTooLong      = apiError{400, 230025, "The length of the message content reaches its limit."}
+	errMsgTooFast      = apiError{429, 230020, "This operation triggers the frequency limit."}
 )
 
 // Scopes of the message APIs.
@@ -129,6 +132,26 @@ func messageFailure(err error) error {
 	return f
 }
 
+// perChat is Feishu's limit on messages into one chat, shared by its
+// bots, and to one user: 5 a second.
+var perChat = []ratelimit.Rule{{Limit: 5, Window: time.Second}}
+
+// limitChat counts a message into a chat (or to a user, by the ID the
+// client wrote) against perChat; off with the platform's limits.
+func (h *Handler) limitChat(c *call, target string) error {
+	if len(h.cfg.RateLimits) == 0 {
+		return nil
+	}
+	d, err := h.cfg.Limiter.Allow(c.r.Context(), "feishu|messages-to|"+c.actor.Tenant.Key+"|"+target, perChat)
+	if err != nil {
+		return fmt.Errorf("feishu: rate limiter: %w", err)
+	}
+	if !d.Allowed {
+		return fail(errMsgTooFast)
+	}
+	return nil
+}
+
 // atTag is a mention in text content: <at user_id="ou_…">Name</at>.
 var atTag = regexp.MustCompile(`<at user_id="([^"]*)">([^<]*)</at>`)
 
@@ -226,6 +249,9 @@ func (h *Handler) sendMessage(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.limitChat(c, idType+":"+*b.ReceiveID); err != nil {
+		return nil, err
+	}
 	var m qun.Message
 	switch idType {
 	case "chat_id":
@@ -255,6 +281,9 @@ func (h *Handler) replyMessage(c *call) (any, error) {
 	parent, err := h.svc.MessageFor(c.r.Context(), c.actor, c.r.PathValue("message_id"))
 	if err != nil {
 		return nil, messageFailure(err)
+	}
+	if err := h.limitChat(c, "chat_id:"+parent.ChatID); err != nil {
+		return nil, err
 	}
 	in.ReplyTo, in.InThread = parent.MessageID, b.ReplyInThread != nil && *b.ReplyInThread
 	m, err := h.svc.SendMessage(c.r.Context(), c.actor, parent.ChatID, in)

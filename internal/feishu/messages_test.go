@@ -456,7 +456,8 @@ func TestDirectMessages(t *testing.T) {
 }
 
 // TestSendRateLimit: sends over the tier's limit answer 99991400 with
-// HTTP 429 through the SDK.
+// HTTP 429 through the SDK; more than 5 a second into one chat, from any
+// of its bots, answer 230020.
 func TestSendRateLimit(t *testing.T) {
 	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.Feishu, quntest.Limit{N: 3, Per: time.Minute}))
 	cli := client(srv, appID)
@@ -469,6 +470,21 @@ func TestSendRateLimit(t *testing.T) {
 	if err != nil || r.Code != 99991400 || r.StatusCode != 429 {
 		t.Errorf("fourth send: %v %+v", err, r.CodeError)
 	}
+	clock := quntest.NewClock()
+	srv = quntest.NewServer(t, quntest.WithClock(clock.Now))
+	cli, helper := client(srv, appID), client(srv, helperApp)
+	id = mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Busy").Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+	for i := range 5 {
+		send(t, []*lark.Client{cli, helper}[i%2], id, "text", text(fmt.Sprint(i)))
+	}
+	r, err = helper.Im.V1.Message.Create(ctx, larkim.NewCreateMessageReqBuilder().ReceiveIdType("chat_id").
+		Body(larkim.NewCreateMessageReqBodyBuilder().ReceiveId(id).MsgType("text").Content(text("sixth")).Build()).Build())
+	if err != nil || r.Code != 230020 || r.StatusCode != 429 {
+		t.Errorf("a sixth message in a second: %v %+v", err, r.CodeError)
+	}
+	clock.Advance(time.Second)
+	send(t, helper, id, "text", text("a second later"))
 }
 
 // TestThreads: a reply with reply_in_thread starts a thread at the
