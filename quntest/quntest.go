@@ -167,6 +167,12 @@ func WithoutEventDelivery() Option {
 	return Option{apply: func(c *server.Config) { c.NoDelivery = true }}
 }
 
+// WithJournal sets how many API calls the node's request journal keeps
+// (GET /admin/v1/journal; default 1000); 0 keeps none.
+func WithJournal(n int) Option {
+	return Option{apply: func(c *server.Config) { c.Journal = n }}
+}
+
 // WithRequestTimeout bounds the work of one request (default 30 seconds).
 func WithRequestTimeout(d time.Duration) Option {
 	return Option{apply: func(c *server.Config) { c.RequestTimeout = d }}

@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type options struct {
 	addr, data, db, redis, fixtures, adminToken, logFormat, logLevel, rateLimits string
 	reset                                                                        bool
+	journal                                                                      int
 }
 
 func flags(o *options, getenv func(string) string) *flag.FlagSet {
@@ -92,6 +93,11 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", env("QUN_LOG_FORMAT", "text"), "log format: text or json (env QUN_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", env("QUN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env QUN_LOG_LEVEL)")
 	fs.StringVar(&o.rateLimits, "rate-limits", env("QUN_RATE_LIMITS", "on"), "the platforms' rate limits: on or off (env QUN_RATE_LIMITS)")
+	journal := def.Journal
+	if v, err := strconv.Atoi(env("QUN_JOURNAL", "")); err == nil {
+		journal = v
+	}
+	fs.IntVar(&o.journal, "journal", journal, "how many API calls the node's request journal keeps (GET /admin/v1/journal); 0 keeps none, for load tests (env QUN_JOURNAL)")
 	fs.BoolVar(&o.reset, "reset", false, "wipe the database and load the fixtures again (env QUN_RESET: true, 1, false, 0, ...)")
 	return fs
 }
@@ -183,7 +189,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if o.db != "" {
 		cfg.DataDir = "" // the admin token is kept in the shared store
 	}
-	cfg.Redis = o.redis
+	cfg.Redis, cfg.Journal = o.redis, o.journal
 	switch o.rateLimits {
 	case "on":
 	case "off":

@@ -31,6 +31,11 @@ type Record struct {
 	Route string
 	// Err is the internal error behind a failure, for the log only.
 	Err error
+	// App and Tenant are the keys of the app and tenant that called, once
+	// the request's token is known.
+	App, Tenant string
+	// Injected names the fault rule that answered ("": none).
+	Injected string
 }
 
 // Set updates the record under its lock.
@@ -48,6 +53,13 @@ func (r *Record) Snapshot() (dialect, logID, code, route string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.Dialect, r.LogID, r.Code, r.Route, r.Err
+}
+
+// Who returns the caller and the fault that answered.
+func (r *Record) Who() (app, tenant, injected string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.App, r.Tenant, r.Injected
 }
 
 type recordKey struct{}

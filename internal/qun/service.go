@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type Service struct {
 	// workers that events may have been written.
 	formats map[Platform]EventFormat
 	wake    chan struct{}
+	// authenticated observes the actors Authenticate returns.
+	authenticated atomic.Pointer[func(context.Context, Actor)]
 }
 
 // Option configures a Service.
@@ -208,6 +211,20 @@ func (s *Service) cacheToken(t Token) {
 // EUnavailable/ReasonTokenInvalid; a token whose app was deleted is
 // ReasonAppMissing; an app not installed in its tenant ReasonAppNotInstalled.
 func (s *Service) Authenticate(ctx context.Context, value string, kinds ...TokenKind) (Actor, error) {
+	a, err := s.authenticate(ctx, value, kinds...)
+	if err == nil {
+		if hook := s.authenticated.Load(); hook != nil {
+			(*hook)(ctx, a)
+		}
+	}
+	return a, err
+}
+
+// OnAuthenticated calls fn with every actor Authenticate returns, in the
+// request's context (the server journals who called).
+func (s *Service) OnAuthenticated(fn func(context.Context, Actor)) { s.authenticated.Store(&fn) }
+
+func (s *Service) authenticate(ctx context.Context, value string, kinds ...TokenKind) (Actor, error) {
 	s.mu.RLock()
 	tok, ok := s.tokens[value]
 	s.mu.RUnlock()

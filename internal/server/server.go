@@ -29,6 +29,7 @@ import (
 	"github.com/qunhq/qun/internal/feishu"
 	"github.com/qunhq/qun/internal/fixtures"
 	"github.com/qunhq/qun/internal/httpx"
+	"github.com/qunhq/qun/internal/journal"
 	"github.com/qunhq/qun/internal/qun"
 	"github.com/qunhq/qun/internal/ratelimit"
 	"github.com/qunhq/qun/internal/wecom"
@@ -65,8 +66,12 @@ type Config struct {
 	Feishu   feishu.Config
 	DingTalk dingtalk.Config
 	WeCom    wecom.Config
-	// Node names the node in the delivery journal ("" is host/pid).
+	// Node names the node in the delivery and request journals ("" is
+	// host/pid).
 	Node string
+	// Journal is how many API calls the request journal keeps (0: none);
+	// JournalBody caps each body it keeps, in bytes.
+	Journal, JournalBody int
 	// NoDelivery: the node writes events but delivers none (other nodes
 	// do); its long connections are refused.
 	NoDelivery bool
@@ -80,6 +85,8 @@ func DefaultConfig() Config {
 		Addr:           "127.0.0.1:8080",
 		DataDir:        "./qun-data",
 		RequestTimeout: 30 * time.Second,
+		Journal:        1000,
+		JournalBody:    4 << 10,
 		Feishu:         feishu.DefaultConfig(),
 		DingTalk:       dingtalk.DefaultConfig(),
 		WeCom:          wecom.DefaultConfig(),
@@ -114,6 +121,9 @@ type Server struct {
 	// hub holds this node's long connections; engine delivers events.
 	hub    *events.Hub
 	engine *events.Engine
+	// journal is the node's request journal (nil: off); node names it.
+	journal *journal.Ring
+	node    string
 	// verifiers check a webhook URL when a subscription names it.
 	verifiers map[qun.Platform]func(context.Context, qun.App) error
 
@@ -139,6 +149,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		opts = append(opts, qun.WithClock(cfg.Clock))
 	}
 	s.svc = qun.NewService(s.store, opts...)
+	s.journal = journal.New(cfg.Journal, cfg.JournalBody)
+	s.svc.OnAuthenticated(func(ctx context.Context, a qun.Actor) {
+		httpx.RecordOf(ctx).Set(func(r *httpx.Record) { r.App, r.Tenant = a.App.Key, a.Tenant.Key })
+	})
 	if s.cfg.AdminToken == "" {
 		tok, err := s.keptAdminToken(ctx)
 		if err != nil {
@@ -213,6 +227,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		host, _ := os.Hostname()
 		node = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
+	s.node = node
 	s.engine = events.NewEngine(s.svc, s.hub, events.Config{
 		Node:    node,
 		Pushers: map[qun.Platform]events.Pusher{qun.Feishu: fs, qun.DingTalk: ding, qun.WeCom: wc},
@@ -486,6 +501,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// body keeps the start of the answer, up to keep bytes (the journal).
+	body []byte
+	keep int
+	cut  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -498,6 +517,12 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if room := w.keep - len(w.body); room > 0 {
+		w.body = append(w.body, b[:min(room, len(b))]...)
+		w.cut = w.cut || len(b) > room
+	} else if w.keep > 0 && len(b) > 0 {
+		w.cut = true
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -524,6 +549,12 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			w.Header().Set("Connection", "close") // answered, then closed: the client reconnects elsewhere
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		var reqBody *capture
+		if s.journal.On() && journaled(r.URL.Path) {
+			sw.keep = s.cfg.JournalBody
+			reqBody = &capture{ReadCloser: r.Body, keep: s.cfg.JournalBody}
+			r.Body = reqBody
+		}
 		h.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -534,6 +565,9 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			dialect = "other"
 		}
 		s.metrics.observe(dialect, route, sw.status, code, elapsed)
+		if reqBody != nil && sw.status != http.StatusSwitchingProtocols {
+			s.record(r, rec, sw, reqBody, start, elapsed)
+		}
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", elapsed.Round(time.Microsecond), "dialect", dialect}
 		if logID != "" {
 			attrs = append(attrs, "log_id", logID)
