@@ -12,7 +12,9 @@ import (
 // use; several Services (on several nodes) may share one Store.
 type Service struct {
 	store Store
+	// now is clock.now: the base clock with the deployment's setting.
 	now   func() time.Time
+	clock clock
 
 	mu     sync.RWMutex
 	tokens map[string]Token // cache of issued tokens, which never change
@@ -36,17 +38,18 @@ type Option func(*Service)
 
 // WithClock makes the Service read time from now instead of time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(s *Service) { s.now = now }
+	return func(s *Service) { s.clock.base = now }
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, now: time.Now, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor), wake: make(chan struct{}, 1)}
+	s := &Service{store: store, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor), wake: make(chan struct{}, 1)}
+	s.clock.base = time.Now
+	s.clock.seen.Store(-1)
 	for _, o := range opts {
 		o(s)
 	}
-	clock := s.now
-	s.now = func() time.Time { return clock().Truncate(Precision) }
+	s.now = func() time.Time { return s.clock.now().Truncate(Precision) }
 	return s
 }
 
@@ -93,6 +96,10 @@ type TokenRequest struct {
 // An unknown app is EInvalid/ReasonBadCredentials with Field "app_id", a wrong
 // secret the same with Field "app_secret".
 func (s *Service) IssueToken(ctx context.Context, r TokenRequest) (Token, error) {
+	// A token's lifetime is counted on the deployment's clock as it is now.
+	if err := s.RefreshClock(ctx); err != nil {
+		return Token{}, err
+	}
 	// Most requests get the current token back: try that as a read first.
 	var tok Token
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -225,6 +232,16 @@ func (s *Service) Authenticate(ctx context.Context, value string, kinds ...Token
 func (s *Service) OnAuthenticated(fn func(context.Context, Actor)) { s.authenticated.Store(&fn) }
 
 func (s *Service) authenticate(ctx context.Context, value string, kinds ...TokenKind) (Actor, error) {
+	// The directory's version in one read, outside a transaction: a
+	// cached actor of that version answers, and the deployment's clock is
+	// as of that version.
+	raw, err := s.store.Meta(ctx, metaDirectory)
+	if err != nil {
+		return Actor{}, err
+	}
+	if err := s.syncClock(ctx, raw); err != nil {
+		return Actor{}, err
+	}
 	s.mu.RLock()
 	tok, ok := s.tokens[value]
 	s.mu.RUnlock()
@@ -254,12 +271,6 @@ func (s *Service) authenticate(ctx context.Context, value string, kinds ...Token
 		return Actor{}, Errorf(EUnavailable, ReasonTokenInvalid, "a %s token cannot be used here", tok.Kind)
 	}
 	key := actorKey{tok.Platform, tok.TenantKey, tok.AppKey}
-	// The directory's version in one read, outside a transaction: a
-	// cached actor of that version answers.
-	raw, err := s.store.Meta(ctx, metaDirectory)
-	if err != nil {
-		return Actor{}, err
-	}
 	if v, err := parseVersion(raw); err == nil {
 		s.mu.RLock()
 		c, ok := s.actors[key]

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -81,6 +82,10 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/journal", s.adminJournal)
 	route("DELETE /admin/v1/journal", s.adminClearJournal)
 	route("POST /admin/v1/journal/verify", s.adminVerifyJournal)
+	route("GET /admin/v1/clock", s.adminClock)
+	route("POST /admin/v1/clock/freeze", s.adminFreeze)
+	route("POST /admin/v1/clock/advance", s.adminAdvance)
+	route("POST /admin/v1/clock/reset", s.adminResetClock)
 	create("POST /admin/v1/chats/{chat_id}/messages", s.adminPostMessage)
 	route("GET /admin/v1/chats/{chat_id}/messages", s.adminMessages)
 	route("DELETE /admin/v1/chats/{chat_id}/messages/{message_id}", s.adminRecallMessage)
@@ -145,6 +150,18 @@ const maxAdminBody = 16 << 20
 func decodeAdmin(r *http.Request, v any) error {
 	raw, err := httpx.ReadBody(nil, r, maxAdminBody)
 	if err == nil {
+		err = httpx.UnmarshalKnown(raw, v)
+	}
+	if err != nil {
+		return badRequest{"invalid JSON body: " + err.Error()}
+	}
+	return nil
+}
+
+// decodeAdminOptional is decodeAdmin for bodies that may be empty.
+func decodeAdminOptional(r *http.Request, v any) error {
+	raw, err := httpx.ReadBody(nil, r, maxAdminBody)
+	if err == nil && len(bytes.TrimSpace(raw)) > 0 {
 		err = httpx.UnmarshalKnown(raw, v)
 	}
 	if err != nil {

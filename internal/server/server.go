@@ -150,6 +150,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.svc = qun.NewService(s.store, opts...)
 	s.journal = journal.New(cfg.Journal, cfg.JournalBody)
+	if err := s.svc.RefreshClock(ctx); err != nil {
+		return nil, fmt.Errorf("server: read the clock setting: %w", err)
+	}
 	s.svc.OnAuthenticated(func(ctx context.Context, a qun.Actor) {
 		httpx.RecordOf(ctx).Set(func(r *httpx.Record) { r.App, r.Tenant = a.App.Key, a.Tenant.Key })
 	})
@@ -253,16 +256,26 @@ func (s *Server) startHousekeeping() {
 	}
 	go func() {
 		defer close(s.housekept)
-		if every < 0 {
-			return
+		// The deployment's clock, as set through any node, is read again
+		// every second (authenticated calls read it at once).
+		clock := time.NewTicker(time.Second)
+		defer clock.Stop()
+		var tick <-chan time.Time
+		if every > 0 {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			tick = t.C
 		}
-		tick := time.NewTicker(every)
-		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-clock.C:
+				if err := s.svc.RefreshClock(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("reading the clock setting failed", "err", err)
+				}
+				continue
+			case <-tick:
 			}
 			p, err := s.svc.Housekeep(ctx)
 			switch {
