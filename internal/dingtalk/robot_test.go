@@ -1,6 +1,7 @@
 package dingtalk_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,33 @@ func TestRobotSendRateLimit(t *testing.T) {
 		}
 	}
 	wantSDKError(t, "third send", send(), 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi")
+}
+
+// TestFaults: the official clients see injected faults as DingTalk's
+// errors: the new APIs a 403 QpsLimit through im_1_0, the legacy ones
+// errcode 90018 with HTTP 200.
+func TestFaults(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithoutEventDelivery())
+	demo := newClient(t, srv, appKey)
+	for _, rule := range []map[string]any{
+		{"platform": "dingtalk", "app": appKey, "path": "/v1.0/im/group/create", "times": 1, "error": "rate_limited"},
+		{"platform": "dingtalk", "path": "/chat/get", "times": 1, "error": "rate_limited"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/faults", rule, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := demo.create(seedRequest())
+	wantSDKError(t, "an injected QPS limit", err, 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi")
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatalf("the next create: %v", err)
+	}
+	out := legacy(t, srv, "GET", "/chat/get", url.Values{"access_token": {demo.token}, "chatid": {tea.StringValue(resp.Body.Chatid)}}, "")
+	if out["errcode"] != float64(90018) {
+		t.Errorf("an injected legacy limit: %v", out)
+	}
+	if out := legacy(t, srv, "GET", "/chat/get", url.Values{"access_token": {demo.token}, "chatid": {tea.StringValue(resp.Body.Chatid)}}, ""); out["errcode"] != float64(0) {
+		t.Errorf("the next legacy call: %v", out)
+	}
 }

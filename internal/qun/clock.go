@@ -91,9 +91,12 @@ func clockOf(tx Tx) (ClockState, error) {
 	return st, json.Unmarshal([]byte(raw), &st)
 }
 
-// RefreshClock reads the deployment's clock setting again when the
-// directory count has moved since it was read.
+// RefreshClock reads the deployment's clock setting and fault rules
+// again when the directory count has moved since they were read.
 func (s *Service) RefreshClock(ctx context.Context) error {
+	if _, ok := ctx.Value(versionKey{}).(string); ok {
+		return nil // read for this request already (Sync)
+	}
 	raw, err := s.store.Meta(ctx, metaDirectory)
 	if err != nil {
 		return err
@@ -101,7 +104,37 @@ func (s *Service) RefreshClock(ctx context.Context) error {
 	return s.syncClock(ctx, raw)
 }
 
-// syncClock reloads the clock setting when raw, the directory count just
+// versionKey carries the directory count a request read (Sync).
+type versionKey struct{}
+
+// Sync reads the directory count for a request, once: the clock setting
+// and the fault rules are brought up to date with it, and the returned
+// context carries it, so that Authenticate and IssueToken do not read it
+// again.
+func (s *Service) Sync(ctx context.Context) (context.Context, error) {
+	raw, err := s.store.Meta(ctx, metaDirectory)
+	if err != nil {
+		return ctx, err
+	}
+	if err := s.syncClock(ctx, raw); err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, versionKey{}, raw), nil
+}
+
+// directoryCount is the count a request read (Sync), or reads it now.
+func (s *Service) directoryCount(ctx context.Context) (string, error) {
+	if raw, ok := ctx.Value(versionKey{}).(string); ok {
+		return raw, nil
+	}
+	raw, err := s.store.Meta(ctx, metaDirectory)
+	if err != nil {
+		return "", err
+	}
+	return raw, s.syncClock(ctx, raw)
+}
+
+// syncClock reloads the clock setting and the fault rules when raw, the directory count just
 // read, differs from the one it was read at.
 func (s *Service) syncClock(ctx context.Context, raw string) error {
 	v, err := parseVersion(raw)
@@ -109,17 +142,22 @@ func (s *Service) syncClock(ctx context.Context, raw string) error {
 		return err
 	}
 	var st ClockState
+	var fs []Fault
 	err = s.store.View(ctx, func(tx Tx) error {
 		if v, err = directoryVersion(tx); err != nil {
 			return err
 		}
-		st, err = clockOf(tx)
+		if st, err = clockOf(tx); err != nil {
+			return err
+		}
+		fs, err = faultsOf(tx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.clock.state.Store(&st)
+	s.faults.Store(&fs)
 	s.clock.seen.Store(v)
 	return nil
 }

@@ -29,6 +29,8 @@ type Service struct {
 	// workers that events may have been written.
 	formats map[Platform]EventFormat
 	wake    chan struct{}
+	// faults are the fault-injection rules, as of clock.seen.
+	faults atomic.Pointer[[]Fault]
 	// authenticated observes the actors Authenticate returns.
 	authenticated atomic.Pointer[func(context.Context, Actor)]
 }
@@ -235,11 +237,8 @@ func (s *Service) authenticate(ctx context.Context, value string, kinds ...Token
 	// The directory's version in one read, outside a transaction: a
 	// cached actor of that version answers, and the deployment's clock is
 	// as of that version.
-	raw, err := s.store.Meta(ctx, metaDirectory)
+	raw, err := s.directoryCount(ctx)
 	if err != nil {
-		return Actor{}, err
-	}
-	if err := s.syncClock(ctx, raw); err != nil {
 		return Actor{}, err
 	}
 	s.mu.RLock()

@@ -118,3 +118,23 @@ func feishuCode(t *testing.T, srv *quntest.Server, tok, method, path string) int
 	json.NewDecoder(resp.Body).Decode(&out)
 	return out.Code
 }
+
+// TestFaultsAcrossNodes: a rule added through node A fails calls on node
+// B at once, and a rule of two calls fails two calls in all, whichever
+// node serves them.
+func TestFaultsAcrossNodes(t *testing.T) {
+	a, b := twoNodes(t, quntest.WithoutRateLimits(), quntest.WithoutEventDelivery())
+	tok := tenantToken(t, b)
+	if err := a.Admin("POST", "/admin/v1/faults", map[string]any{"platform": "feishu", "path": "/open-apis/im/v1/chats", "method": "GET", "times": 2, "error": "system_error"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, srv := range []*quntest.Server{b, a, b, a} {
+		want := 0
+		if i < 2 {
+			want = 99991000
+		}
+		if code := feishuCode(t, srv, tok, "GET", "/open-apis/im/v1/chats"); code != want {
+			t.Errorf("call %d: code %d, want %d", i, code, want)
+		}
+	}
+}

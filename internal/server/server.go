@@ -124,6 +124,8 @@ type Server struct {
 	// journal is the node's request journal (nil: off); node names it.
 	journal *journal.Ring
 	node    string
+	// faultWriters answer injected errors in each platform's envelope.
+	faultWriters map[qun.Platform]func(http.ResponseWriter, *http.Request, qun.Fault)
 	// verifiers check a webhook URL when a subscription names it.
 	verifiers map[qun.Platform]func(context.Context, qun.App) error
 
@@ -225,6 +227,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ConnState:         s.trackConn,
 	}
 	s.verifiers = map[qun.Platform]func(context.Context, qun.App) error{qun.Feishu: fs.VerifyURL, qun.DingTalk: ding.VerifyURL, qun.WeCom: wc.VerifyURL}
+	s.faultWriters = map[qun.Platform]func(http.ResponseWriter, *http.Request, qun.Fault){qun.Feishu: fs.WriteFault, qun.DingTalk: ding.WriteFault, qun.WeCom: wc.WriteFault}
 	node := cfg.Node
 	if node == "" {
 		host, _ := os.Hostname()
@@ -568,8 +571,21 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			reqBody = &capture{ReadCloser: r.Body, keep: s.cfg.JournalBody}
 			r.Body = reqBody
 		}
-		h.ServeHTTP(sw, r.WithContext(ctx))
-		if sw.status == 0 {
+		if platformOf(r.URL.Path) != "" {
+			// One read of the directory count for the request: the clock
+			// and the fault rules as of now, on every node.
+			if synced, err := s.svc.Sync(ctx); err == nil {
+				ctx = synced
+			}
+		}
+		r = r.WithContext(ctx)
+		dropped := false
+		if answered := s.inject(sw, r, rec); !answered {
+			h.ServeHTTP(sw, r)
+		} else if _, _, code, _, _ := rec.Snapshot(); code == "dropped" {
+			dropped, sw.status = true, 0 // no answer: journaled as status 0
+		}
+		if sw.status == 0 && !dropped {
 			sw.status = http.StatusOK
 		}
 		elapsed := time.Since(start)

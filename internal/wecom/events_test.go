@@ -281,3 +281,42 @@ func TestAppchatSendRateLimit(t *testing.T) {
 		t.Errorf("third send: %v", err)
 	}
 }
+
+// TestFaults: go-workwx sees injected faults as WeCom's errcodes: 45009
+// for the next call, then -1 for every call until the rule is removed.
+func TestFaults(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	a := app(srv)
+	id, err := a.CreateAppchat(&workwx.ChatInfo{Name: "Faulty", OwnerUserID: "zhangsan", MemberUserIDs: []string{"zhangsan", "lisi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule struct{ ID string }
+	for _, r := range []map[string]any{
+		{"platform": "wecom", "path": "/cgi-bin/appchat/send", "times": 1, "error": "rate_limited"},
+		{"platform": "wecom", "path": "/cgi-bin/appchat/get", "error": "system_error"},
+	} {
+		if err := srv.Admin("POST", "/admin/v1/faults", r, &rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to := &workwx.Recipient{ChatID: id}
+	var werr *workwx.WorkwxClientError
+	if err := a.SendTextMessage(to, "x", false); !errors.As(err, &werr) || werr.Code != 45009 {
+		t.Errorf("an injected 45009: %v", err)
+	}
+	if err := a.SendTextMessage(to, "x", false); err != nil {
+		t.Errorf("the next send: %v", err)
+	}
+	for range 2 {
+		if _, err := a.GetAppchat(id); !errors.As(err, &werr) || werr.Code != -1 {
+			t.Errorf("an injected -1: %v", err)
+		}
+	}
+	if err := srv.Admin("DELETE", "/admin/v1/faults/"+rule.ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.GetAppchat(id); err != nil {
+		t.Errorf("after the rule's removal: %v", err)
+	}
+}
