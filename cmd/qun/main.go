@@ -55,6 +55,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "fixtures":
 		stdout.Write(fixtures.Demo)
 		return 0
+	case "export":
+		if err := export(ctx, args, getenv, stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintln(stderr, "qun:", err)
+			return 1
+		}
+		return 0
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "qun", version.Get())
 		return 0
@@ -73,6 +82,7 @@ type options struct {
 	addr, data, db, redis, fixtures, adminToken, logFormat, logLevel, rateLimits string
 	reset                                                                        bool
 	journal                                                                      int
+	importFile, exportOnExit                                                     string
 }
 
 func flags(o *options, getenv func(string) string) *flag.FlagSet {
@@ -98,6 +108,8 @@ func flags(o *options, getenv func(string) string) *flag.FlagSet {
 		journal = v
 	}
 	fs.IntVar(&o.journal, "journal", journal, "how many API calls the node's request journal keeps (GET /admin/v1/journal); 0 keeps none, for load tests (env QUN_JOURNAL)")
+	fs.StringVar(&o.importFile, "import", env("QUN_IMPORT", ""), "a snapshot (qun export) to replace the state with at start (env QUN_IMPORT)")
+	fs.StringVar(&o.exportOnExit, "export-on-exit", env("QUN_EXPORT_ON_EXIT", ""), "write a snapshot of the state to this file at shutdown (env QUN_EXPORT_ON_EXIT)")
 	fs.BoolVar(&o.reset, "reset", false, "wipe the database and load the fixtures again (env QUN_RESET: true, 1, false, 0, ...)")
 	return fs
 }
@@ -129,6 +141,8 @@ func usage(w io.Writer) {
 Usage:
   qun serve [flags]   start a node (embedded SQLite by default, PostgreSQL with --db)
   qun fixtures        print the built-in demo directory (an example fixtures file)
+  qun export [flags]  write a snapshot of the state to stdout: from a running node
+                      (--url, --admin-token) or a stopped one's store (--data, --db)
   qun version         print the version, commit and build date (also qun --version)
   qun help            print this help
 
@@ -208,6 +222,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		log.Info("state reset to the fixtures")
 	}
+	if o.importFile != "" {
+		if err := importSnapshot(ctx, srv, o.importFile); err != nil {
+			srv.Shutdown(ctx)
+			return err
+		}
+		log.Info("state replaced by the snapshot", "file", o.importFile)
+	}
 	if err := srv.Listen(); err != nil {
 		srv.Shutdown(ctx)
 		return err
@@ -227,7 +248,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(sctx); err != nil {
 		return err
 	}
+	if o.exportOnExit != "" {
+		// After the drain: the snapshot holds every answered write.
+		if err := srv.ExportFile(context.Background(), o.exportOnExit); err != nil {
+			return fmt.Errorf("--export-on-exit: %w", err)
+		}
+		log.Info("state exported", "file", o.exportOnExit)
+	}
 	return <-done
+}
+
+func importSnapshot(ctx context.Context, srv *server.Server, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--import: %w", err)
+	}
+	defer f.Close()
+	snap, err := server.ReadSnapshot(f)
+	if err != nil {
+		return fmt.Errorf("--import %s: %w", path, err)
+	}
+	if err := srv.Restore(ctx, snap); err != nil {
+		return fmt.Errorf("--import %s: %w", path, err)
+	}
+	return nil
 }
 
 // banner prints where the node listens and the credentials to use it.

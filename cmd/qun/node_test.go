@@ -247,3 +247,42 @@ func TestShutdownUnderLoad(t *testing.T) {
 		t.Errorf("%d answered, %d clients refused (want %d), %d requests dropped: %v", answered, refused, clients, len(dropped), dropped[:min(5, len(dropped))])
 	}
 }
+
+// TestSnapshots: `serve --export-on-exit` writes the state at shutdown;
+// `qun export --data` of the stopped node writes the same bytes; `serve
+// --import` of that file on a new data directory, exported with `qun
+// export --url`, gives them again.
+func TestSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	data, file := filepath.Join(dir, "a"), filepath.Join(dir, "snap.json")
+	noenv := func(string) string { return "" }
+	env := map[string]string{"QUN_ADMIN_TOKEN": "tok"}
+	n := startNode(t, env, "--data", data, "--export-on-exit", file)
+	req, _ := http.NewRequest("POST", n.URL+"/admin/v1/users", strings.NewReader(`{"platform":"feishu","tenant":"736588c9260f175e","user_id":"snapped"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("add user: %v %v", resp, err)
+	}
+	if code := n.stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	onExit, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(onExit), `"user_id": "snapped"`) {
+		t.Fatalf("--export-on-exit wrote %d bytes (%v)", len(onExit), err)
+	}
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"export", "--data", data}, noenv, &out, &errOut); code != 0 || out.String() != string(onExit) {
+		t.Fatalf("export --data: exit %d (%s), same bytes %v", code, errOut.String(), out.String() == string(onExit))
+	}
+	m := startNode(t, env, "--data", filepath.Join(dir, "b"), "--import", file)
+	out.Reset()
+	if code := run(context.Background(), []string{"export", "--url", m.URL, "--admin-token", "tok"}, noenv, &out, &errOut); code != 0 || out.String() != string(onExit) {
+		t.Fatalf("export --url after --import: exit %d (%s), same bytes %v", code, errOut.String(), out.String() == string(onExit))
+	}
+	for _, bad := range [][]string{{"export"}, {"export", "--data", filepath.Join(dir, "none")}, {"export", "--url", m.URL, "--data", data}, {"export", "--url", m.URL, "--admin-token", "wrong"}} {
+		errOut.Reset()
+		if code := run(context.Background(), bad, noenv, io.Discard, &errOut); code != 1 || errOut.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q", bad, code, errOut.String())
+		}
+	}
+}

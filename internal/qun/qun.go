@@ -25,6 +25,9 @@ const (
 	WeCom    Platform = "wecom"
 )
 
+// Platforms are the platforms qun serves, in a stable order.
+var Platforms = []Platform{DingTalk, Feishu, WeCom}
+
 // Valid reports whether p is a known platform.
 func (p Platform) Valid() bool {
 	return p == Feishu || p == DingTalk || p == WeCom

@@ -82,6 +82,17 @@ func (s *Server) adminHandler() http.Handler {
 	route("GET /admin/v1/journal", s.adminJournal)
 	route("DELETE /admin/v1/journal", s.adminClearJournal)
 	route("POST /admin/v1/journal/verify", s.adminVerifyJournal)
+	mux.Handle("GET /admin/v1/snapshot", httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Annotate(r, "admin", "GET /admin/v1/snapshot", "")
+		if !s.adminAuthorized(r) {
+			s.adminFail(w, r, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (Authorization: Bearer <token>)")
+			return
+		}
+		s.adminExport(w, r)
+	}), func(w http.ResponseWriter, r *http.Request) {
+		s.adminFail(w, r, http.StatusInternalServerError, "internal", "internal error")
+	}))
+	route("POST /admin/v1/snapshot", s.adminRestore)
 	route("GET /admin/v1/faults", s.adminFaults)
 	create("POST /admin/v1/faults", s.adminAddFault)
 	route("DELETE /admin/v1/faults", s.adminDeleteFaults)
