@@ -86,6 +86,10 @@ func (d detailer) app(id int64) (App, error) {
 }
 
 func (d detailer) detail(c Chat) (ChatDetail, error) {
+	return d.detailPage(c, MemberFilter{Chat: c.ID})
+}
+
+func (d detailer) detailPage(c Chat, f MemberFilter) (ChatDetail, error) {
 	t, err := d.tenant(c.TenantID)
 	if err != nil {
 		return ChatDetail{}, err
@@ -96,7 +100,7 @@ func (d detailer) detail(c Chat) (ChatDetail, error) {
 			cd.Creator = a.Key
 		}
 	}
-	members, err := d.tx.Members(MemberFilter{Chat: c.ID})
+	members, err := d.tx.Members(f)
 	if err != nil {
 		return ChatDetail{}, err
 	}
@@ -134,4 +138,78 @@ func (d detailer) detail(c Chat) (ChatDetail, error) {
 		cd.Members = append(cd.Members, md)
 	}
 	return cd, nil
+}
+
+// ChatSummary is a chat as a listing shows it: its tenant and how many
+// users and bots it has, not who.
+type ChatSummary struct {
+	Chat
+	Tenant      string
+	Users, Bots int
+}
+
+// ChatSummaries lists chats with their member counts (a page of a
+// listing: the counts are read per chat).
+func (s *Service) ChatSummaries(ctx context.Context, f ChatFilter) ([]ChatSummary, error) {
+	var out []ChatSummary
+	err := s.store.View(ctx, func(tx Tx) error {
+		chats, err := tx.Chats(f)
+		if err != nil {
+			return err
+		}
+		d := detailer{tx: tx, tenants: map[int64]Tenant{}, apps: map[int64]App{}}
+		for _, c := range chats {
+			t, err := d.tenant(c.TenantID)
+			if err != nil {
+				return err
+			}
+			users, bots, err := tx.CountMembers(c.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, ChatSummary{Chat: c, Tenant: t.Key, Users: users, Bots: bots})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ChatMembers is a chat with one page of its members (in join order, after
+// the member of join sequence after) and its member counts; next is the
+// sequence to continue from (0: no more).
+type ChatMembers struct {
+	ChatDetail
+	Users, Bots int
+	Next        int64
+}
+
+// ChatDetailPage reads a chat (by any of its IDs) with a page of limit
+// members.
+func (s *Service) ChatDetailPage(ctx context.Context, chatID string, after int64, limit int) (ChatMembers, error) {
+	var out ChatMembers
+	err := s.store.View(ctx, func(tx Tx) error {
+		c, err := tx.ChatByChatID(chatID)
+		if ErrorCode(err) == ENotFound {
+			c, err = tx.ChatByConversationID(chatID)
+		}
+		if ErrorCode(err) == ENotFound {
+			return Errorf(ENotFound, ReasonChatNotFound, "no chat %q", chatID)
+		} else if err != nil {
+			return err
+		}
+		d := detailer{tx: tx, tenants: map[int64]Tenant{}, apps: map[int64]App{}}
+		members, err := tx.Members(MemberFilter{Chat: c.ID, After: after, Limit: limit + 1})
+		if err != nil {
+			return err
+		}
+		if len(members) > limit {
+			out.Next = members[limit-1].Seq
+		}
+		if out.ChatDetail, err = d.detailPage(c, MemberFilter{Chat: c.ID, After: after, Limit: limit}); err != nil {
+			return err
+		}
+		out.Users, out.Bots, err = tx.CountMembers(c.ID)
+		return err
+	})
+	return out, err
 }

@@ -116,10 +116,19 @@ func (s *Server) adminHandler() http.Handler {
 	return mux
 }
 
+// adminAuthorized checks the admin token: Authorization: Bearer, or
+// X-Qun-Admin-Token, or the console's cookie on the console's own calls
+// (X-Qun-Console: 1, a header another site's page cannot send without
+// the browser asking first, so the cookie alone never acts).
 func (s *Server) adminAuthorized(r *http.Request) bool {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		token = r.Header.Get("X-Qun-Admin-Token")
+	}
+	if token == "" && r.Header.Get("X-Qun-Console") == "1" {
+		if c, err := r.Cookie(consoleCookie); err == nil {
+			token = c.Value
+		}
 	}
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) == 1
 }

@@ -284,12 +284,15 @@ func TestJournalAndSimulate(t *testing.T) {
 		t.Fatal(err)
 	}
 	feishuCall(t, srv, "POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", `{"receive_id":"`+id+`","msg_type":"text","content":"{\"text\":\"hi back\"}"}`)
-	_, body := get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
+	_, body := get(t, srv.URL+"/console/chats/"+id, "Cookie", "qun_admin="+quntest.AdminToken)
 	for _, want := range []string{"Conversation (newest 2", "@_user_1 hello", "@_user_1 = bot 群助手 Demo Bot", "bot 群助手 Demo Bot", "hi back", "张三 (zhangsan)",
-		"Events (newest 3", "im.chat.member.user.added_v1", "im.chat.member.user.deleted_v1", "none yet", "No bot is connected", "connection: every type"} {
+		"Events (newest 3", "im.chat.member.user.added_v1", "im.chat.member.user.deleted_v1", "none yet", "Journal: calls that named this chat", "POST /open-apis/im/v1/messages"} {
 		if !strings.Contains(body, want) {
-			t.Errorf("console lacks %q", want)
+			t.Errorf("the chat's console page lacks %q", want)
 		}
+	}
+	if _, body := get(t, srv.URL+"/console/directory", "Cookie", "qun_admin="+quntest.AdminToken); !strings.Contains(body, "No bot is connected") || !strings.Contains(body, "connection") {
+		t.Error("the directory page lacks the connections")
 	}
 	for _, c := range []struct {
 		method, path string
@@ -382,7 +385,7 @@ func TestConsolePost(t *testing.T) {
 	if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id+"&limit=1", nil, &j); err != nil || len(j.Events) != 1 || j.Events[0].Type != "im.message.receive_v1" {
 		t.Errorf("events %v %+v", err, j)
 	}
-	code, body := get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
+	code, body := get(t, srv.URL+"/console/chats/"+id, "Cookie", "qun_admin="+quntest.AdminToken)
 	if code != 200 || !strings.Contains(body, `action="/console/chats/`+id+`/messages"`) || !strings.Contains(body, "@_user_1 ping") {
 		t.Errorf("console: HTTP %d, form %v", code, strings.Contains(body, "/console/chats/"))
 	}

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qunhq/qun/internal/httpx"
+	"github.com/qunhq/qun/internal/journal"
 	"github.com/qunhq/qun/internal/qun"
 )
 
@@ -16,7 +20,7 @@ import (
 var consoleHTML string
 
 var consoleTmpl = template.Must(template.New("console").Funcs(template.FuncMap{
-	"time": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).Parse(consoleHTML))
 
 const consoleCookie = "qun_admin"
@@ -144,75 +148,248 @@ var consoleError = template.Must(template.New("error").Parse(`<!doctype html><me
 // admin API pages through all of them.
 const consoleUsers = 200
 
-// consoleHandler serves /console: a read-only page of the directory and
-// the newest chats. It asks for the admin token once and keeps it in a
-// cookie.
+// Pages of the console.
+const (
+	consoleChats   = 50  // chats a page lists
+	consoleMembers = 100 // members a chat page lists
+	consoleCalls   = 200 // journal entries the journal page shows
+)
+
+// page is what every console page shows.
+type page struct {
+	Title, Nav  string
+	Authorized  bool
+	WrongToken  bool
+	Now         time.Time
+	Clock       qun.ClockState
+	Err         string
+	Platforms   []qun.Platform
+	Node        string
+	JournalOn   bool
+	Query       string
+	Platform    string
+	Tenant      string
+	App, Path   string
+	Code        string
+	Next        string
+	Chats       []qun.ChatSummary
+	Chat        *qun.Chat
+	Creator     string
+	Members     []qun.MemberDetail
+	Users, Bots int
+	MoreMembers string
+	Messages    []consoleMessage
+	Events      []eventView
+	Journal     []journal.Entry
+	Entries     any
+	Links       []qun.Link
+	Connections []consoleConn
+	Faults      []qun.Fault
+	Presets     []string
+}
+
+// consoleAuthorized reports whether the request carries the console's
+// cookie with this node's admin token.
+func (s *Server) consoleAuthorized(r *http.Request) bool {
+	c, err := r.Cookie(consoleCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1
+}
+
+// consoleHandler serves the console: chats first (newest, searchable,
+// paged), a page per chat (settings, members, conversation, events, the
+// calls that named it), the directory, the request journal, and the
+// faults and clock. Every action is an admin API call made from the page
+// with the console's cookie; the token is asked once.
 func (s *Server) consoleHandler() http.Handler {
-	return httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.Annotate(r, "console", "/console", "")
-		data := struct {
-			Authorized bool
-			WrongToken bool
-			Entries    []qun.DirectoryEntry
-			Links      []qun.Link
-			Chats      []qun.ChatDetail
-			// Events are each chat's newest events, with their attempts.
-			Events map[string][]eventView
-			// Messages are each chat's newest messages, oldest first.
-			Messages    map[string][]consoleMessage
-			Connections []consoleConn
-			Err         string
-		}{}
-		status := http.StatusOK
-		if r.Method == http.MethodPost {
-			tok := r.PostFormValue("token")
-			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
-				http.SetCookie(w, &http.Cookie{Name: consoleCookie, Value: tok, Path: "/console", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-				http.Redirect(w, r, "/console", http.StatusSeeOther)
-				return
-			}
-			data.WrongToken, status = true, http.StatusUnauthorized
-		} else if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.cfg.AdminToken)) == 1 {
-			data.Authorized = true
-			var err error
-			if data.Entries, err = s.svc.Directory(r.Context(), "", consoleUsers); err == nil {
-				data.Links, err = s.svc.Links(r.Context(), "")
-			}
-			if err == nil {
-				data.Chats, err = s.svc.ChatDetails(r.Context(), qun.ChatFilter{Order: qun.ByNewest, Limit: 100})
-			}
-			data.Events = map[string][]eventView{}
-			for _, c := range data.Chats {
-				if err != nil {
-					break
-				}
-				var evs []qun.Event
-				var attempts map[int64][]qun.Attempt
-				evs, attempts, err = s.svc.Journal(r.Context(), qun.EventFilter{ChatID: c.ChatID, Limit: consoleEvents})
-				for _, e := range evs {
-					data.Events[c.ChatID] = append(data.Events[c.ChatID], eventView{Seq: e.ID, Event: e, Attempts: attempts[e.ID]})
-				}
-			}
-			data.Messages = map[string][]consoleMessage{}
-			for _, c := range data.Chats {
-				if err != nil {
-					break
-				}
-				data.Messages[c.ChatID], err = s.consoleMessages(r, c.ChatID)
-			}
-			if err == nil {
-				data.Connections, err = s.connections(r.Context())
-			}
-			if err != nil {
-				data.Err = err.Error()
-			}
-		}
+	mux := http.NewServeMux()
+	render := func(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
+		p.Authorized = p.Authorized || s.consoleAuthorized(r)
+		p.Platforms = qun.Platforms
+		p.Clock, p.Now = s.svc.Clock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
-		if err := consoleTmpl.Execute(w, data); err != nil {
-			s.log.Error("console: render", "err", err)
+		if err := consoleTmpl.ExecuteTemplate(w, name, p); err != nil {
+			s.log.Error("console: render", "page", name, "err", err)
 		}
+	}
+	guard := func(route string, fn func(w http.ResponseWriter, r *http.Request) (string, page, error)) {
+		mux.Handle(route, httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.Annotate(r, "console", route, "")
+			if !s.consoleAuthorized(r) {
+				render(w, r, "login", http.StatusOK, page{Title: "Log in"})
+				return
+			}
+			s.svc.RefreshClock(r.Context())
+			name, p, err := fn(w, r)
+			status := http.StatusOK
+			if err != nil {
+				p.Err, status = err.Error(), http.StatusBadRequest
+				if qun.ErrorCode(err) == qun.ENotFound {
+					status = http.StatusNotFound
+				}
+			}
+			render(w, r, name, status, p)
+		}), func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}))
+	}
+	mux.Handle("POST /console", httpx.Recover(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Annotate(r, "console", "/console", "")
+		tok := r.PostFormValue("token")
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+			http.SetCookie(w, &http.Cookie{Name: consoleCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/console", http.StatusSeeOther)
+			return
+		}
+		render(w, r, "login", http.StatusUnauthorized, page{Title: "Log in", WrongToken: true})
 	}), func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
+	}))
+	guard("GET /console", s.consoleChats)
+	guard("GET /console/chats/{chat_id}", s.consoleChat)
+	guard("GET /console/directory", s.consoleDirectory)
+	guard("GET /console/journal", s.consoleJournal)
+	guard("GET /console/controls", s.consoleControls)
+	return mux
+}
+
+func (s *Server) consoleChats(w http.ResponseWriter, r *http.Request) (string, page, error) {
+	q := r.URL.Query()
+	p := page{Title: "Chats", Nav: "chats", Query: strings.TrimSpace(q.Get("q")), Platform: q.Get("platform"), Tenant: q.Get("tenant")}
+	f := qun.ChatFilter{Platform: qun.Platform(p.Platform), Query: p.Query, Order: qun.ByNewest, Limit: consoleChats + 1}
+	if p.Platform != "" && !f.Platform.Valid() {
+		return "chats", p, badRequest{"unknown platform " + p.Platform}
+	}
+	if v := q.Get("before"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "chats", p, badRequest{"before must be a chat's position"}
+		}
+		f.After = qun.ChatCursor{ID: id}
+	}
+	if p.Tenant != "" {
+		t, err := s.consoleTenant(r, f.Platform, p.Tenant)
+		if err != nil {
+			return "chats", p, err
+		}
+		f.TenantID, f.Platform = t.ID, t.Platform
+	}
+	// A chat ID finds its chat, whatever its name.
+	if p.Query != "" && f.After.ID == 0 {
+		if c, err := s.svc.ChatDetailPage(r.Context(), p.Query, 0, 1); err == nil {
+			p.Chats = append(p.Chats, qun.ChatSummary{Chat: c.Chat, Tenant: c.Tenant, Users: c.Users, Bots: c.Bots})
+		}
+	}
+	chats, err := s.svc.ChatSummaries(r.Context(), f)
+	if err != nil {
+		return "chats", p, err
+	}
+	if len(chats) > consoleChats {
+		chats = chats[:consoleChats]
+		v := url.Values{"before": {strconv.FormatInt(chats[consoleChats-1].ID, 10)}}
+		for _, k := range []string{"q", "platform", "tenant"} {
+			if q.Get(k) != "" {
+				v.Set(k, q.Get(k))
+			}
+		}
+		p.Next = "/console?" + v.Encode()
+	}
+	for _, c := range chats {
+		if len(p.Chats) == 0 || p.Chats[0].ChatID != c.ChatID {
+			p.Chats = append(p.Chats, c)
+		}
+	}
+	return "chats", p, nil
+}
+
+// consoleTenant finds a tenant by key, on one platform or any.
+func (s *Server) consoleTenant(r *http.Request, p qun.Platform, key string) (qun.Tenant, error) {
+	var out qun.Tenant
+	err := s.store.View(r.Context(), func(tx qun.Tx) error {
+		for _, pl := range qun.Platforms {
+			if p != "" && pl != p {
+				continue
+			}
+			if t, err := tx.TenantByKey(pl, key); err == nil {
+				out = t
+				return nil
+			}
+		}
+		return qun.Errorf(qun.ENotFound, qun.ReasonField, "no tenant %q", key)
 	})
+	return out, err
+}
+
+func (s *Server) consoleChat(w http.ResponseWriter, r *http.Request) (string, page, error) {
+	id := r.PathValue("chat_id")
+	p := page{Title: id, Nav: "chats"}
+	var after int64
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "chat", p, badRequest{"after must be a member's position"}
+		}
+		after = n
+	}
+	c, err := s.svc.ChatDetailPage(r.Context(), id, after, consoleMembers)
+	if err != nil {
+		return "chat", p, err
+	}
+	p.Title, p.Chat, p.Tenant, p.Creator, p.Members, p.Users, p.Bots = c.Name, &c.Chat, c.Tenant, c.Creator, c.Members, c.Users, c.Bots
+	if c.Next != 0 {
+		p.MoreMembers = "/console/chats/" + url.PathEscape(c.ChatID) + "?after=" + strconv.FormatInt(c.Next, 10)
+	}
+	if p.Messages, err = s.consoleMessages(r, c.ChatID); err != nil {
+		return "chat", p, err
+	}
+	evs, attempts, err := s.svc.Journal(r.Context(), qun.EventFilter{ChatID: c.ChatID, Limit: consoleEvents})
+	if err != nil {
+		return "chat", p, err
+	}
+	for _, e := range evs {
+		p.Events = append(p.Events, eventView{Seq: e.ID, Event: e, Attempts: attempts[e.ID]})
+	}
+	p.Journal = s.journal.List(journal.Filter{Chat: c.ChatID}, consoleEvents)
+	return "chat", p, nil
+}
+
+func (s *Server) consoleDirectory(w http.ResponseWriter, r *http.Request) (string, page, error) {
+	p := page{Title: "Directory", Nav: "directory", Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	entries, err := s.svc.Directory(r.Context(), "", consoleUsers)
+	if err != nil {
+		return "directory", p, err
+	}
+	if p.Query != "" {
+		q := strings.ToLower(p.Query)
+		kept := entries[:0]
+		for _, e := range entries {
+			users := e.Users[:0]
+			for _, u := range e.Users {
+				if strings.Contains(strings.ToLower(u.UserID), q) || strings.Contains(strings.ToLower(u.Name), q) {
+					users = append(users, u)
+				}
+			}
+			if e.Users = users; len(users) > 0 {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
+	}
+	p.Entries = entries
+	if p.Links, err = s.svc.Links(r.Context(), ""); err != nil {
+		return "directory", p, err
+	}
+	p.Connections, err = s.connections(r.Context())
+	return "directory", p, err
+}
+
+func (s *Server) consoleJournal(w http.ResponseWriter, r *http.Request) (string, page, error) {
+	q := r.URL.Query()
+	p := page{Title: "Journal", Nav: "journal", Node: s.node, JournalOn: s.journal.On(), Platform: q.Get("platform"), App: q.Get("app"), Path: q.Get("path"), Code: q.Get("code")}
+	p.Entries = s.journal.List(journal.Filter{Platform: p.Platform, App: p.App, Path: p.Path, Code: p.Code}, consoleCalls)
+	return "journal", p, nil
+}
+
+func (s *Server) consoleControls(w http.ResponseWriter, r *http.Request) (string, page, error) {
+	return "controls", page{Title: "Faults & clock", Nav: "controls", Faults: s.svc.Faults(), Presets: qun.FaultPresets}, nil
 }

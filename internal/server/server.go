@@ -205,7 +205,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/cgi-bin/", wc)
 	mux.Handle("/wecom/", wc)
 	mux.Handle("/admin/", s.adminHandler())
-	mux.Handle("/console", s.consoleHandler())
+	console := s.consoleHandler()
+	mux.Handle("/console", console)
+	mux.Handle("/console/", console)
 	mux.Handle("POST /console/chats/{chat_id}/messages", s.consolePost())
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -164,15 +164,19 @@ func TestConsoleAndMetrics(t *testing.T) {
 		t.Errorf("console without token: HTTP %d, asks for the token: %v", code, strings.Contains(body, `name="token"`))
 	}
 	code, body = get(t, srv.URL+"/console", "Cookie", "qun_admin="+quntest.AdminToken)
-	for _, want := range []string{"演示科技 Demo Tech", "cli_a10fbf7e94b8d01d", "zhangsan", "No chats yet",
+	if code != 200 || !strings.Contains(body, "No chats yet") {
+		t.Errorf("console: HTTP %d without its empty chat list", code)
+	}
+	code, body = get(t, srv.URL+"/console/directory", "Cookie", "qun_admin="+quntest.AdminToken)
+	for _, want := range []string{"演示科技 Demo Tech", "cli_a10fbf7e94b8d01d", "zhangsan",
 		"Corporation links", "chain-demo", "corp-group chats (互联群) true", "external (wechat)"} {
 		if !strings.Contains(body, want) {
-			t.Errorf("console lacks %q (HTTP %d)", want, code)
+			t.Errorf("the directory page lacks %q (HTTP %d)", want, code)
 		}
 	}
 	get(t, srv.URL+"/open-apis/im/v1/chats")
 	code, body = get(t, srv.URL+"/metrics")
-	if code != 200 || !strings.Contains(body, `qun_http_requests_total{code="",dialect="console",route="/console",status="200"}`) {
+	if code != 200 || !strings.Contains(body, `qun_http_requests_total{code="",dialect="console",route="GET /console",status="200"}`) {
 		t.Errorf("metrics: HTTP %d\n%s", code, body)
 	}
 	if v := version.Get(); !strings.Contains(body, `qun_build_info{commit="`+v.Commit+`",date="`+v.Date+`",goversion="`+runtime.Version()+`",version="`+v.Version+`"} 1`) {
