@@ -162,6 +162,7 @@ type page struct {
 	WrongToken  bool
 	Now         time.Time
 	Clock       qun.ClockState
+	Frozen      bool
 	Err         string
 	Platforms   []qun.Platform
 	Node        string
@@ -206,6 +207,7 @@ func (s *Server) consoleHandler() http.Handler {
 		p.Authorized = p.Authorized || s.consoleAuthorized(r)
 		p.Platforms = qun.Platforms
 		p.Clock, p.Now = s.svc.Clock()
+		p.Frozen = !p.Clock.Frozen.IsZero()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
 		if err := consoleTmpl.ExecuteTemplate(w, name, p); err != nil {
