@@ -290,3 +290,46 @@ func TestChatbotLoop(t *testing.T) {
 		t.Errorf("the group's messages: %+v", msgs)
 	}
 }
+
+// TestDisconnectFault: a delivery rule closes the app's Stream
+// connections (a SYSTEM disconnect frame first, as DingTalk does when it
+// moves a client); the attempt is journaled as disconnected and the event
+// stays pending for its retry.
+func TestDisconnectFault(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits())
+	g := newGot()
+	stream(t, srv, appKey, g)
+	if err := srv.Admin("POST", "/admin/v1/faults", map[string]any{"platform": "dingtalk", "app": appKey, "delivery": "disconnect", "times": 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	demo := newClient(t, srv, appKey)
+	resp, err := demo.create(seedRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.update(&im.UpdateGroupRequest{Chatid: resp.Body.Chatid, AddUseridlist: tea.StringSlice([]string{"lisi"})}); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var out struct{ Connections []any }
+		var j struct {
+			Events []struct {
+				Status   string
+				Attempts []struct{ Status string }
+			}
+		}
+		if err := srv.Admin("GET", "/admin/v1/connections", nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Admin("GET", "/admin/v1/events?chat_id="+tea.StringValue(resp.Body.Chatid), nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Connections) == 0 && len(j.Events) == 1 && len(j.Events[0].Attempts) == 1 && j.Events[0].Attempts[0].Status == "disconnected" && j.Events[0].Status == "pending" {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("connections %v, journal %+v", out.Connections, j)
+		}
+	}
+	g.quiet(t, 0)
+}

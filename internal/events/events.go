@@ -13,9 +13,11 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -116,6 +118,17 @@ func (h *Hub) conn(app int64) Conn {
 		return nil
 	}
 	return cs[len(cs)-1]
+}
+
+// disconnect closes app's connections here and reports how many.
+func (h *Hub) disconnect(app int64) int {
+	h.mu.Lock()
+	cs := slices.Clone(h.conns[app])
+	h.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	return len(cs)
 }
 
 // Close ends every connection.
@@ -352,8 +365,33 @@ func (e *Engine) logErr(ctx context.Context, msg string, err error) {
 // maxAnswer bounds the answer journaled.
 const maxAnswer = 256
 
-// attempt makes one attempt at ev and records it.
+// fault finds the delivery rule that fires on ev ("" action when none).
+func (e *Engine) fault(ev qun.Event) qun.Fault {
+	for _, f := range e.svc.Faults() {
+		if !f.MatchesEvent(ev.Platform, ev.AppKey, ev.Type) {
+			continue
+		}
+		if fired, err := e.svc.Fire(context.Background(), f); err == nil && fired {
+			return f
+		}
+	}
+	return qun.Fault{}
+}
+
+// attempt makes one attempt at ev and records it; a delivery fault may
+// delay it, drop it, push it twice or close the app's connections first.
 func (e *Engine) attempt(ev qun.Event) {
+	f := e.fault(ev)
+	if f.Delivery == "delay" {
+		time.Sleep(time.Duration(f.LatencyMS) * time.Millisecond)
+	}
+	e.once(ev, f)
+	if f.Delivery == "duplicate" {
+		e.once(ev, qun.Fault{})
+	}
+}
+
+func (e *Engine) once(ev qun.Event, f qun.Fault) {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeouts[ev.Platform])
 	defer cancel()
 	start := time.Now()
@@ -364,6 +402,11 @@ func (e *Engine) attempt(ev qun.Event) {
 		r = Result{Status: "error", Answer: err.Error()}
 	case app.Events == nil:
 		r = Result{Status: "unsubscribed", Answer: "the app has no subscription any more"}
+	case f.Delivery == "drop":
+		r = Result{Transport: "fault", Status: "dropped", Answer: "fault " + f.ID + " dropped the push"}
+	case f.Delivery == "disconnect":
+		n := e.hub.disconnect(ev.App)
+		r = Result{Transport: "fault", Status: "disconnected", Answer: fmt.Sprintf("fault %s closed %d connection(s) of the app", f.ID, n)}
 	case ev.Mode == qun.Connection:
 		if c := e.hub.conn(ev.App); c != nil {
 			r = c.Deliver(ctx, ev)
@@ -376,6 +419,9 @@ func (e *Engine) attempt(ev qun.Event) {
 		} else {
 			r = Result{Status: "error", Answer: "no transport for " + string(ev.Platform)}
 		}
+	}
+	if f.ID != "" && f.Delivery != "drop" && f.Delivery != "disconnect" {
+		r.Answer = "[fault " + f.ID + " " + f.Delivery + "] " + r.Answer
 	}
 	took := time.Since(start)
 	if e.cfg.Observe != nil {

@@ -1,7 +1,13 @@
 package feishu_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
@@ -95,6 +101,95 @@ func TestFaults(t *testing.T) {
 		t.Errorf("rules of N calls are used up: %v %+v", err, left)
 	}
 	for _, bad := range []map[string]any{{"error": "nope"}, {}, {"error": "custom"}, {"error": "rate_limited", "probability": 2}} {
+		bad["platform"] = "feishu"
+		if err := srv.Admin("POST", "/admin/v1/faults", bad, nil); err == nil {
+			t.Errorf("rule %v was accepted", bad)
+		}
+	}
+}
+
+// TestDeliveryFaults: delivery rules on a request URL push an event twice
+// (the same event_id), drop a push (retried on Feishu's schedule), and
+// close the app's long connections; each is in the delivery journal.
+func TestDeliveryFaults(t *testing.T) {
+	clock := quntest.NewClock()
+	srv := quntest.NewServer(t, quntest.WithoutRateLimits(), quntest.WithClock(clock.Now))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	got := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct {
+			Challenge, Type string
+			Header          struct {
+				EventID string `json:"event_id"`
+			}
+		}
+		json.NewDecoder(r.Body).Decode(&e)
+		if e.Type == "url_verification" {
+			json.NewEncoder(w).Encode(map[string]string{"challenge": e.Challenge})
+			return
+		}
+		mu.Lock()
+		seen[e.Header.EventID]++
+		mu.Unlock()
+		got <- e.Header.EventID
+	}))
+	defer hook.Close()
+	if err := srv.Admin("PATCH", "/admin/v1/apps/feishu/"+helperApp, map[string]any{"events": map[string]any{"mode": "webhook", "url": hook.URL}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cli := client(srv, appID)
+	id := mkChat(t, cli, larkim.NewCreateChatReqBodyBuilder().Name("Deliveries").Build())
+	addMembers(t, cli, id, "app_id", -1, helperApp)
+	<-got // the helper's bot.added
+	fault(t, srv, map[string]any{"app": helperApp, "delivery": "duplicate", "event_type": "im.chat.member.user.added_v1", "times": 1})
+	addMembers(t, cli, id, "user_id", -1, "lisi")
+	first, second := <-got, <-got
+	if first != second {
+		t.Errorf("a duplicated push came as %s and %s", first, second)
+	}
+	fault(t, srv, map[string]any{"app": helperApp, "delivery": "drop", "times": 1})
+	addMembers(t, cli, id, "user_id", -1, "user001")
+	select {
+	case e := <-got:
+		t.Fatalf("a dropped push arrived: %s", e)
+	case <-time.After(300 * time.Millisecond):
+	}
+	clock.Advance(15 * time.Second)
+	retried := <-got
+	var j struct {
+		Events []struct {
+			EventID  string `json:"event_id"`
+			Attempts []struct{ Status, Answer string }
+		}
+	}
+	// Attempts are journaled in batches, after the answer: wait for both.
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if err := srv.Admin("GET", "/admin/v1/events?chat_id="+id+"&app="+helperApp+"&platform=feishu", nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, e := range j.Events {
+			if (e.EventID == retried || e.EventID == first) && len(e.Attempts) == 2 {
+				done++
+			}
+		}
+		if done == 2 || time.Since(start) > 5*time.Second {
+			break
+		}
+	}
+	for _, e := range j.Events {
+		if e.EventID == retried && (len(e.Attempts) != 2 || e.Attempts[0].Status != "dropped" || e.Attempts[1].Status != "200") {
+			t.Errorf("the dropped event's attempts: %+v", e.Attempts)
+		}
+		if e.EventID == first && (len(e.Attempts) != 2 || !strings.Contains(e.Attempts[0].Answer, "duplicate")) {
+			t.Errorf("the duplicated event's attempts: %+v", e.Attempts)
+		}
+	}
+	if seen[first] != 2 || seen[retried] != 1 {
+		t.Errorf("pushes per event: %v", seen)
+	}
+	for _, bad := range []map[string]any{{"delivery": "explode"}, {"delivery": "delay"}, {"delivery": "drop", "error": "rate_limited"}} {
 		bad["platform"] = "feishu"
 		if err := srv.Admin("POST", "/admin/v1/faults", bad, nil); err == nil {
 			t.Errorf("rule %v was accepted", bad)

@@ -40,8 +40,25 @@ type Fault struct {
 	// LatencyMS delays the call (before the error, or the normal answer).
 	LatencyMS int `json:"latency_ms,omitempty"`
 	// Drop closes the connection without an answer.
-	Drop      bool      `json:"drop,omitempty"`
+	Drop bool `json:"drop,omitempty"`
+	// Delivery makes the rule one on event deliveries instead of calls
+	// (DeliveryFaults), for the events of EventType ("" any) to App.
+	Delivery  string    `json:"delivery,omitempty"`
+	EventType string    `json:"event_type,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// DeliveryFaults are what a rule can do to an event's delivery: push it
+// twice (duplicate), hold it LatencyMS first (delay), not push it at all
+// (drop: the attempt fails and the retry schedule goes on), or close the
+// app's long connections on the delivering node, as a platform that
+// restarts does (disconnect: DingTalk's SYSTEM disconnect, a closed
+// WebSocket on Feishu), failing the attempt.
+var DeliveryFaults = []string{"duplicate", "delay", "drop", "disconnect"}
+
+// MatchesEvent reports whether a delivery rule selects an event to an app.
+func (f Fault) MatchesEvent(p Platform, app, typ string) bool {
+	return f.Delivery != "" && f.Platform == p && (f.App == "" || f.App == app) && (f.EventType == "" || f.EventType == typ)
 }
 
 // FaultPresets are the error presets every dialect renders as its
@@ -59,7 +76,7 @@ const maxFaults = 100
 // Matches reports whether the rule selects a call.
 func (f Fault) Matches(p Platform, app, method, path string) bool {
 	switch {
-	case f.Platform != p,
+	case f.Delivery != "", f.Platform != p,
 		f.App != "" && f.App != app,
 		f.Method != "" && !strings.EqualFold(f.Method, method):
 		return false
@@ -89,7 +106,13 @@ func (f Fault) validate() error {
 		return Invalid(ReasonField, "code", "a custom error needs a code and an HTTP status")
 	case f.Error != "" && f.Error != "custom" && !slices.Contains(FaultPresets, f.Error):
 		return Invalid(ReasonField, "error", "error must be custom or one of "+strings.Join(FaultPresets, ", "))
-	case f.Error == "" && f.LatencyMS == 0 && !f.Drop:
+	case f.Delivery != "" && !slices.Contains(DeliveryFaults, f.Delivery):
+		return Invalid(ReasonField, "delivery", "delivery must be one of "+strings.Join(DeliveryFaults, ", "))
+	case f.Delivery != "" && (f.Error != "" || f.Drop || f.Method != "" || f.Path != ""):
+		return Invalid(ReasonField, "delivery", "a delivery rule selects events (app, event_type), not calls")
+	case f.Delivery == "delay" && f.LatencyMS == 0:
+		return Invalid(ReasonField, "latency_ms", "a delay needs latency_ms")
+	case f.Delivery == "" && f.Error == "" && f.LatencyMS == 0 && !f.Drop:
 		return Invalid(ReasonField, "error", "a rule needs an error, a latency or drop")
 	}
 	return nil
