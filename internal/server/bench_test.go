@@ -38,3 +38,30 @@ func BenchmarkAdminUsers(b *testing.B) {
 		b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "users/s")
 	})
 }
+
+// BenchmarkJournal measures what the request journal costs a call: the
+// same Feishu GET chat on a node that journals (the default, 1000 calls)
+// and on one started with --journal 0, side by side.
+func BenchmarkJournal(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"off", 0}, {"on", 1000}} {
+		b.Run(c.name, func(b *testing.B) {
+			srv := quntest.NewServer(b, quntest.WithoutRateLimits(), quntest.WithoutEventDelivery(), quntest.WithJournal(c.size))
+			tok := tenantToken(b, srv)
+			created := feishuPost(b, srv, tok, "/open-apis/im/v1/chats", `{"name":"bench"}`)
+			path := "/open-apis/im/v1/chats/" + created["data"].(map[string]any)["chat_id"].(string)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if code := feishuCode(b, srv, tok, "GET", path); code != 0 {
+						b.Errorf("code %d", code)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	lark "github.com/larksuite/oapi-sdk-go/v3"
+	larkcore "github.com/larksuite/oapi-sdk-go/v3/core"
+	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
 	"github.com/qunhq/qun/quntest"
 )
@@ -154,11 +157,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("fault rules: %q", text)
 	}
 	screenshot(t, ctx, "04-faults")
-	if code := feishuCode(t, srv, tok, "GET", "/open-apis/im/v1/chats/"+id); code != 99991400 {
-		t.Errorf("the call after the fault: code %d, want 99991400", code)
+	// The official SDK's next call meets the fault, the one after does not.
+	sdk := lark.NewClient("cli_a10fbf7e94b8d01d", "demo-feishu-secret", lark.WithOpenBaseUrl(srv.URL),
+		lark.WithTokenCache(quntest.NewTokenCache()), lark.WithLogLevel(larkcore.LogLevelError))
+	get := func() (*larkim.GetChatResp, error) {
+		return sdk.Im.V1.Chat.Get(context.Background(), larkim.NewGetChatReqBuilder().ChatId(id).Build())
 	}
-	if code := feishuCode(t, srv, tok, "GET", "/open-apis/im/v1/chats/"+id); code != 0 {
-		t.Errorf("the call after that: code %d", code)
+	if r, err := get(); err != nil || r.Code != 99991400 || r.StatusCode != 429 {
+		t.Errorf("the SDK's call after the fault: %v %+v", err, r)
+	}
+	if r, err := get(); err != nil || !r.Success() {
+		t.Errorf("the SDK's call after that: %v %+v", err, r)
 	}
 	must("the journal shows the injected call",
 		chromedp.Navigate(srv.URL+"/console/journal?code=99991400"),
@@ -201,7 +210,7 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // feishuPost calls a Feishu API with a token and returns the answer.
-func feishuPost(t *testing.T, srv *quntest.Server, tok, path, body string) map[string]any {
+func feishuPost(t testing.TB, srv *quntest.Server, tok, path, body string) map[string]any {
 	t.Helper()
 	out := map[string]any{}
 	req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))

@@ -87,7 +87,7 @@ func TestClock(t *testing.T) {
 	}
 }
 
-func tenantToken(t *testing.T, srv *quntest.Server) string {
+func tenantToken(t testing.TB, srv *quntest.Server) string {
 	t.Helper()
 	var out struct {
 		Token string `json:"tenant_access_token"`
@@ -105,7 +105,7 @@ func tenantToken(t *testing.T, srv *quntest.Server) string {
 }
 
 // feishuCode calls a Feishu API with a token and returns the answer's code.
-func feishuCode(t *testing.T, srv *quntest.Server, tok, method, path string) int {
+func feishuCode(t testing.TB, srv *quntest.Server, tok, method, path string) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
