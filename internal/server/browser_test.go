@@ -184,7 +184,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`input[name=by]`, chromedp.ByQuery),
 		chromedp.SendKeys(`input[name=by]`, "2h1s", chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Advance"]`),
-		chromedp.Sleep(time.Second),
+		chromedp.WaitVisible(`#notice`, chromedp.ByQuery),
+		chromedp.Navigate(srv.URL+"/console/controls"),
 		chromedp.Text(`main`, &text, chromedp.ByQuery))
 	if !strings.Contains(text, "ahead of the real time") {
 		t.Errorf("the clock: %.300q", text)
@@ -192,18 +193,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	if code := feishuCode(t, srv, tok, "GET", "/open-apis/im/v1/chats/"+id); code != 99991663 {
 		t.Errorf("a token after two hours: code %d", code)
 	}
-	must("back to the real time", chromedp.Click(`//button[text()="Back to the real time"]`), chromedp.Sleep(time.Second))
+	must("back to the real time", chromedp.Click(`//button[text()="Back to the real time"]`), chromedp.WaitVisible(`#notice`, chromedp.ByQuery))
 
 	// Reset: the chats are gone.
 	must("reset",
 		chromedp.Navigate(srv.URL+"/console"),
 		chromedp.Evaluate(`window.confirm = () => true`, nil),
 		chromedp.Click(`//button[text()="Reset"]`),
-		chromedp.Sleep(time.Second),
-		chromedp.Navigate(srv.URL+"/console"),
-		chromedp.Text(`main`, &text, chromedp.ByQuery))
-	if !strings.Contains(text, "No chats yet") {
-		t.Errorf("after reset: %.200q", text)
+		chromedp.WaitVisible(`#notice`, chromedp.ByQuery))
+	// The page reloads once the reset answered: wait for the empty list.
+	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+		must("after reset", chromedp.Navigate(srv.URL+"/console"), chromedp.Text(`main`, &text, chromedp.ByQuery))
+		if strings.Contains(text, "No chats yet") {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("after reset: %.200q", text)
+		}
 	}
 	must("directory", chromedp.Navigate(srv.URL+"/console/directory?q=zhang"), chromedp.WaitVisible(`details`, chromedp.ByQuery))
 	screenshot(t, ctx, "06-directory")
