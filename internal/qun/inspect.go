@@ -213,3 +213,15 @@ func (s *Service) ChatDetailPage(ctx context.Context, chatID string, after int64
 	})
 	return out, err
 }
+
+// LiveTokens lists up to limit unexpired tokens, tickets, codes and
+// sessions, the latest to expire first: which app holds what, until when.
+func (s *Service) LiveTokens(ctx context.Context, limit int) ([]Token, error) {
+	var out []Token
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.LiveTokens(s.now(), limit)
+		return err
+	})
+	return out, err
+}

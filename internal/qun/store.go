@@ -110,6 +110,9 @@ type Tx interface {
 	// LatestToken returns the token of kind for the app, tenant and user
 	// ("" for tokens of no user) that expires last.
 	LatestToken(kind TokenKind, p Platform, appKey, tenantKey, userID string) (Token, error)
+	// LiveTokens lists up to limit tokens that expire after now, the
+	// latest to expire first.
+	LiveTokens(now time.Time, limit int) ([]Token, error)
 
 	// PutLink inserts or replaces the link with l's platform and key.
 	PutLink(l *Link) error

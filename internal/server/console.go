@@ -393,5 +393,8 @@ func (s *Server) consoleJournal(w http.ResponseWriter, r *http.Request) (string,
 }
 
 func (s *Server) consoleControls(w http.ResponseWriter, r *http.Request) (string, page, error) {
-	return "controls", page{Title: "Faults & clock", Nav: "controls", Faults: s.svc.Faults(), Presets: qun.FaultPresets}, nil
+	p := page{Title: "Faults & clock", Nav: "controls", Faults: s.svc.Faults(), Presets: qun.FaultPresets}
+	toks, err := s.liveTokens(r, consoleCalls)
+	p.Entries = toks
+	return "controls", p, err
 }

@@ -167,3 +167,42 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 	}
 	return n, nil
 }
+
+// tokenView is a live token as the admin API and the console show it:
+// its value cut to a prefix (the journal and the console are no place for
+// credentials).
+type tokenView struct {
+	Token     string    `json:"token"`
+	Kind      string    `json:"kind"`
+	Platform  string    `json:"platform"`
+	App       string    `json:"app"`
+	Tenant    string    `json:"tenant"`
+	UserID    string    `json:"user_id,omitempty"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresIn int       `json:"expires_in"`
+}
+
+func (s *Server) liveTokens(r *http.Request, limit int) ([]tokenView, error) {
+	toks, err := s.svc.LiveTokens(r.Context(), limit)
+	out := []tokenView{}
+	for _, t := range toks {
+		v := t.Value
+		if len(v) > 8 {
+			v = v[:8] + "…"
+		}
+		out = append(out, tokenView{Token: v, Kind: string(t.Kind), Platform: string(t.Platform), App: t.AppKey, Tenant: t.TenantKey,
+			UserID: t.UserID, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt, ExpiresIn: t.SecondsLeft(s.svc.Now())})
+	}
+	return out, err
+}
+
+// adminTokens lists the live tokens, the latest to expire first.
+func (s *Server) adminTokens(r *http.Request) (any, error) {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	toks, err := s.liveTokens(r, limit)
+	return map[string]any{"tokens": toks}, err
+}

@@ -111,3 +111,33 @@ func TestJournalOff(t *testing.T) {
 		t.Errorf("the journal without the admin token: %v %v", err, resp.Status)
 	}
 }
+
+// TestTokens: the admin API and the console list the live tokens (which
+// app holds which, until when), their values cut to a prefix; a token the
+// clock expired is not listed.
+func TestTokens(t *testing.T) {
+	srv := quntest.NewServer(t)
+	tok := tenantToken(t, srv)
+	var out struct {
+		Tokens []struct {
+			Token, Kind, Platform, App, Tenant string
+			ExpiresIn                          int `json:"expires_in"`
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/tokens", nil, &out); err != nil || len(out.Tokens) != 1 {
+		t.Fatalf("tokens: %v %+v", err, out)
+	}
+	if got := out.Tokens[0]; got.Kind != "tenant" || got.Platform != "feishu" || got.App != "cli_a10fbf7e94b8d01d" || got.Tenant != "736588c9260f175e" ||
+		got.ExpiresIn < 7000 || got.ExpiresIn > 7200 || got.Token != tok[:8]+"…" {
+		t.Errorf("token %+v", got)
+	}
+	if _, body := get(t, srv.URL+"/console/controls", "Cookie", "qun_admin="+quntest.AdminToken); !strings.Contains(body, `<table class="tokens">`) || strings.Contains(body, tok) {
+		t.Error("the console's tokens: missing, or showing a whole token")
+	}
+	if err := srv.Admin("POST", "/admin/v1/clock/advance", map[string]any{"by": "3h"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Admin("GET", "/admin/v1/tokens", nil, &out); err != nil || len(out.Tokens) != 0 {
+		t.Errorf("tokens after 3 hours: %v %+v", err, out)
+	}
+}

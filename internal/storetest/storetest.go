@@ -393,6 +393,13 @@ func testTokens(t *testing.T, s qun.Store) {
 		}
 		_, err := tx.LatestToken(qun.TenantToken, qun.Feishu, "cli_b", "k", "")
 		wantCode(t, err, qun.ENotFound)
+		live := must[[]qun.Token](t)(tx.LiveTokens(now.Add(90*time.Minute), 10))
+		if len(live) != 2 || live[0] != t3 || live[1] != t2 {
+			t.Errorf("LiveTokens after 90 minutes = %+v, want a-3 then t-2", live)
+		}
+		if live := must[[]qun.Token](t)(tx.LiveTokens(now, 1)); len(live) != 1 || live[0].Value != "a-3" {
+			t.Errorf("LiveTokens limited to 1 = %+v", live)
+		}
 		_, err = tx.Token("nope")
 		wantCode(t, err, qun.ENotFound)
 		return nil
