@@ -9,6 +9,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,6 +33,33 @@ type Decision struct {
 // requests count against every rule; refused ones count against none.
 type Limiter interface {
 	Allow(ctx context.Context, key string, rules []Rule) (Decision, error)
+}
+
+// Usage is how one key stands: the requests its window keeps (at most
+// the largest limit of its rules) and when the last was allowed.
+type Usage struct {
+	Key  string    `json:"key"`
+	Used int       `json:"used"`
+	Last time.Time `json:"last"`
+}
+
+// Inspector lists the keys in use, most used first (for operators).
+type Inspector interface {
+	Usage(ctx context.Context, limit int) ([]Usage, error)
+}
+
+// sortUsage orders usages most used first, then by key, and keeps limit.
+func sortUsage(us []Usage, limit int) []Usage {
+	slices.SortFunc(us, func(a, b Usage) int {
+		if a.Used != b.Used {
+			return b.Used - a.Used
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	if len(us) > limit {
+		us = us[:limit]
+	}
+	return us
 }
 
 // Local is an in-process Limiter: exact sliding windows, one log of
@@ -103,6 +131,22 @@ func (l *Local) Allow(_ context.Context, key string, rules []Rule) (Decision, er
 		w.horizon = max(w.horizon, r.Window)
 	}
 	return Decision{Allowed: true}, nil
+}
+
+// Usage implements Inspector: the keys whose window still holds a
+// request.
+func (l *Local) Usage(_ context.Context, limit int) ([]Usage, error) {
+	now := l.now()
+	l.mu.Lock()
+	var out []Usage
+	for k, w := range l.logs {
+		first := sort.Search(len(w.times), func(i int) bool { return w.times[i].After(now.Add(-w.horizon)) })
+		if n := len(w.times) - first; n > 0 {
+			out = append(out, Usage{Key: k, Used: n, Last: w.times[len(w.times)-1]})
+		}
+	}
+	l.mu.Unlock()
+	return sortUsage(out, limit), nil
 }
 
 // longest is the rule that needs the longest log.

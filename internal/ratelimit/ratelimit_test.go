@@ -56,6 +56,7 @@ func TestLimiters(t *testing.T) {
 		"Concurrent":         testConcurrent,
 		"NoRules":            testNoRules,
 		"LongWindows":        testLongWindows,
+		"Usage":              testUsage,
 	}
 	for name, impl := range impls {
 		t.Run(name, func(t *testing.T) {
@@ -181,5 +182,30 @@ func testLongWindows(t *testing.T, newL newLimiter) {
 	c.t = c.t.Add(24 * time.Hour)
 	if d, _ := l.Allow(context.Background(), "daily", daily); !d.Allowed {
 		t.Error("the daily window did not reopen after a day")
+	}
+}
+
+// testUsage: the inspector lists the keys in use, most used first, with
+// the requests their windows keep and the last one's time; refused
+// requests are not counted.
+func testUsage(t *testing.T, newL newLimiter) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := newL(t, c.now)
+	ctx := context.Background()
+	rules := []Rule{{Limit: 3, Window: time.Minute}}
+	for range 5 {
+		c.t = c.t.Add(time.Second)
+		l.Allow(ctx, "busy", rules)
+	}
+	l.Allow(ctx, "quiet", rules)
+	us, err := l.(Inspector).Usage(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 2 || us[0].Key != "busy" || us[0].Used != 3 || !us[0].Last.Equal(time.Unix(1_700_000_003, 0)) || us[1].Key != "quiet" || us[1].Used != 1 {
+		t.Errorf("usage %+v", us)
+	}
+	if us, _ := l.(Inspector).Usage(ctx, 1); len(us) != 1 || us[0].Key != "busy" {
+		t.Errorf("usage limited to 1: %+v", us)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -84,6 +85,35 @@ func (l *Redis) Allow(ctx context.Context, key string, rules []Rule) (Decision, 
 		Rule:  Rule{Limit: int(res[1]), Window: time.Duration(res[2]) * time.Millisecond},
 		Reset: time.Duration(res[3]) * time.Millisecond,
 	}, nil
+}
+
+// maxScan bounds the keys Usage reads.
+const maxScan = 10_000
+
+// Usage implements Inspector: the keys under the prefix (expired ones are
+// gone: each key expires with its longest window), read with SCAN.
+func (l *Redis) Usage(ctx context.Context, limit int) ([]Usage, error) {
+	var out []Usage
+	iter := l.client.Scan(ctx, 0, l.prefix+"*", 500).Iterator()
+	for n := 0; iter.Next(ctx) && n < maxScan; n++ {
+		key := iter.Val()
+		used, err := l.client.ZCard(ctx, key).Result()
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: redis: %w", err)
+		}
+		last, err := l.client.ZRangeWithScores(ctx, key, -1, -1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: redis: %w", err)
+		}
+		if used == 0 || len(last) == 0 {
+			continue
+		}
+		out = append(out, Usage{Key: strings.TrimPrefix(key, l.prefix), Used: int(used), Last: time.UnixMilli(int64(last[0].Score))})
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	return sortUsage(out, limit), nil
 }
 
 // OpenRedis connects to the Redis server url names (redis://host:port/db,

@@ -80,6 +80,7 @@ func (s *Server) adminHandler() http.Handler {
 	route("POST /admin/v1/simulate", s.adminSimulate)
 	route("GET /admin/v1/connections", s.adminConnections)
 	route("GET /admin/v1/tokens", s.adminTokens)
+	route("GET /admin/v1/ratelimits", s.adminRateLimits)
 	route("GET /admin/v1/journal", s.adminJournal)
 	route("DELETE /admin/v1/journal", s.adminClearJournal)
 	route("POST /admin/v1/journal/verify", s.adminVerifyJournal)

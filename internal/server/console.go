@@ -186,6 +186,7 @@ type page struct {
 	Links       []qun.Link
 	Connections []consoleConn
 	Faults      []qun.Fault
+	Limits      rateLimitsView
 	Presets     []string
 }
 
@@ -395,6 +396,10 @@ func (s *Server) consoleJournal(w http.ResponseWriter, r *http.Request) (string,
 func (s *Server) consoleControls(w http.ResponseWriter, r *http.Request) (string, page, error) {
 	p := page{Title: "Faults & clock", Nav: "controls", Faults: s.svc.Faults(), Presets: qun.FaultPresets}
 	toks, err := s.liveTokens(r, consoleCalls)
+	if err != nil {
+		return "controls", p, err
+	}
 	p.Entries = toks
+	p.Limits, err = s.rateLimits(r, consoleCalls)
 	return "controls", p, err
 }

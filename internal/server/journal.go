@@ -9,6 +9,7 @@ import (
 
 	"github.com/qunhq/qun/internal/httpx"
 	"github.com/qunhq/qun/internal/journal"
+	"github.com/qunhq/qun/internal/ratelimit"
 )
 
 // The request journal: every platform API call a node served, in a
@@ -205,4 +206,31 @@ func (s *Server) adminTokens(r *http.Request) (any, error) {
 	}
 	toks, err := s.liveTokens(r, limit)
 	return map[string]any{"tokens": toks}, err
+}
+
+// adminRateLimits lists the rate-limit windows in use, most used first:
+// the node's own, or the deployment's when they are kept in Redis.
+func (s *Server) adminRateLimits(r *http.Request) (any, error) {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return s.rateLimits(r, limit)
+}
+
+type rateLimitsView struct {
+	Shared  bool              `json:"shared"`
+	Windows []ratelimit.Usage `json:"windows"`
+}
+
+func (s *Server) rateLimits(r *http.Request, limit int) (rateLimitsView, error) {
+	out := rateLimitsView{Shared: s.redis != nil, Windows: []ratelimit.Usage{}}
+	if s.limits == nil {
+		return out, nil
+	}
+	us, err := s.limits.Usage(r.Context(), limit)
+	if us != nil {
+		out.Windows = us
+	}
+	return out, err
 }

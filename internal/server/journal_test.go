@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qunhq/qun/quntest"
 )
@@ -139,5 +141,36 @@ func TestTokens(t *testing.T) {
 	}
 	if err := srv.Admin("GET", "/admin/v1/tokens", nil, &out); err != nil || len(out.Tokens) != 0 {
 		t.Errorf("tokens after 3 hours: %v %+v", err, out)
+	}
+}
+
+// TestRateLimitState: the admin API and the console show the rate-limit
+// windows in use (the node's, or the deployment's in Redis), most used
+// first, refused calls not counted.
+func TestRateLimitState(t *testing.T) {
+	srv := quntest.NewServer(t, quntest.WithRateLimits(quntest.Feishu, quntest.Limit{N: 2, Per: time.Minute}))
+	tok := tenantToken(t, srv)
+	for i, want := range []int{0, 0, 99991400} {
+		if code := feishuCode(t, srv, tok, "GET", "/open-apis/im/v1/chats"); code != want {
+			t.Fatalf("call %d: code %d, want %d", i, code, want)
+		}
+	}
+	var out struct {
+		Shared  bool
+		Windows []struct {
+			Key  string
+			Used int
+			Last time.Time
+		}
+	}
+	if err := srv.Admin("GET", "/admin/v1/ratelimits", nil, &out); err != nil || len(out.Windows) == 0 {
+		t.Fatalf("windows: %v %+v", err, out)
+	}
+	w := out.Windows[0]
+	if w.Key != "feishu|GET /open-apis/im/v1/chats|cli_a10fbf7e94b8d01d|736588c9260f175e" || w.Used != 2 || time.Since(w.Last) > time.Minute || out.Shared != (os.Getenv("QUN_TEST_REDIS") != "") {
+		t.Errorf("windows %+v", out)
+	}
+	if _, body := get(t, srv.URL+"/console/controls", "Cookie", "qun_admin="+quntest.AdminToken); !strings.Contains(body, "feishu|GET /open-apis/im/v1/chats|cli_a10fbf7e94b8d01d") {
+		t.Error("the console lacks the window")
 	}
 }

@@ -121,6 +121,8 @@ type Server struct {
 	// hub holds this node's long connections; engine delivers events.
 	hub    *events.Hub
 	engine *events.Engine
+	// limits shows the rate-limit windows (nil: a limiter that cannot).
+	limits ratelimit.Inspector
 	// journal is the node's request journal (nil: off); node names it.
 	journal *journal.Ring
 	node    string
@@ -178,6 +180,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.redis = l
 		cfg.Feishu.Limiter, cfg.DingTalk.Limiter, cfg.WeCom.Limiter = l, l, l
 	}
+	// One in-process limiter for the three dialects, unless one is given:
+	// its windows are what the console shows.
+	local := ratelimit.NewLocal(s.svc.Now)
+	for _, l := range []*ratelimit.Limiter{&cfg.Feishu.Limiter, &cfg.DingTalk.Limiter, &cfg.WeCom.Limiter} {
+		if *l == nil {
+			*l = local
+		}
+	}
+	s.limits, _ = cfg.Feishu.Limiter.(ratelimit.Inspector)
 	s.hub = events.NewHub()
 	hub := s.hub
 	if cfg.NoDelivery {
