@@ -229,6 +229,9 @@ func (c *streamConn) serve(detach func()) {
 	defer c.Close()
 	c.ws.SetPingHandler(func(data string) error {
 		c.ws.SetReadDeadline(time.Now().Add(streamSilence))
+		if c.h.svc.Silenced(qun.DingTalk, c.app.Key) {
+			return nil // a fault: the platform stops answering pings
+		}
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
 		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))

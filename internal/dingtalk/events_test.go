@@ -407,3 +407,61 @@ func TestStreamBadInput(t *testing.T) {
 		t.Error("no pong: the connection did not survive")
 	}
 }
+
+// TestSilenceFault: with a silence rule for the app, qun stops answering
+// its Stream connection's pings (the official SDK then gives up the
+// connection after 5 s; v0.9.1 also panics doing so, sending on a channel
+// it closed, so this test plays the client with a plain WebSocket);
+// removed, pings are answered again.
+func TestSilenceFault(t *testing.T) {
+	srv := quntest.NewServer(t)
+	resp, err := http.Post(srv.URL+"/v1.0/gateway/connections/open", "application/json",
+		strings.NewReader(`{"clientId":"dingqundemo","clientSecret":"demo-dingtalk-secret","subscriptions":[{"type":"EVENT","topic":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Endpoint, Ticket string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	conn, _, err := websocket.DefaultDialer.Dial(out.Endpoint+"?ticket="+out.Ticket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pong := make(chan string, 4)
+	conn.SetPongHandler(func(s string) error { pong <- s; return nil })
+	go func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	ping := func(data string, want bool) {
+		t.Helper()
+		if err := conn.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-pong:
+			if !want || s != data {
+				t.Errorf("ping %s: pong %q (want one: %v)", data, s, want)
+			}
+		case <-time.After(700 * time.Millisecond):
+			if want {
+				t.Errorf("ping %s: no pong", data)
+			}
+		}
+	}
+	ping("before", true)
+	var rule struct{ ID string }
+	if err := srv.Admin("POST", "/admin/v1/faults", map[string]any{"platform": "dingtalk", "app": appKey, "delivery": "silence"}, &rule); err != nil {
+		t.Fatal(err)
+	}
+	ping("during", false)
+	ping("still", false)
+	if err := srv.Admin("DELETE", "/admin/v1/faults/"+rule.ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ping("after", true)
+}

@@ -274,7 +274,7 @@ func (h *Handler) wsConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.NetConn().SetDeadline(time.Time{}) // the server's request deadlines end here
 	ws.SetReadLimit(maxFrame)
-	c := &longConn{ws: ws, h: h, service: int32(service), device: q.Get("device_id"), acks: make(map[string]chan frame), closed: make(chan struct{})}
+	c := &longConn{app: actor.App.Key, ws: ws, h: h, service: int32(service), device: q.Get("device_id"), acks: make(map[string]chan frame), closed: make(chan struct{})}
 	detach := h.cfg.Hub.Attach(actor.App.ID, c)
 	go c.serve(detach)
 }
@@ -283,6 +283,7 @@ func (h *Handler) wsConnect(w http.ResponseWriter, r *http.Request) {
 type longConn struct {
 	ws      *websocket.Conn
 	h       *Handler
+	app     string // the app's key
 	service int32
 	device  string
 	seq     atomic.Uint64
@@ -319,6 +320,9 @@ func (c *longConn) serve(detach func()) {
 		switch f.Method {
 		case methodControl:
 			if f.header("type") == "ping" {
+				if c.h.svc.Silenced(qun.Feishu, c.app) {
+					continue // a fault: the platform stops answering pings
+				}
 				conf, _ := json.Marshal(c.h.cfg.LongConn)
 				pong := frame{SeqID: f.SeqID, LogID: f.LogID, Service: c.service, Method: methodControl, Headers: []header{{"type", "pong"}}, Payload: conf}
 				if c.write(pong) != nil {

@@ -53,12 +53,14 @@ type Fault struct {
 // (drop: the attempt fails and the retry schedule goes on), or close the
 // app's long connections on the delivering node, as a platform that
 // restarts does (disconnect: DingTalk's SYSTEM disconnect, a closed
-// WebSocket on Feishu), failing the attempt.
-var DeliveryFaults = []string{"duplicate", "delay", "drop", "disconnect"}
+// WebSocket on Feishu), failing the attempt. silence is a rule on the
+// app's long connections instead: their pings go unanswered (Feishu's
+// ping frames, DingTalk's WebSocket pings), as a platform that hangs.
+var DeliveryFaults = []string{"duplicate", "delay", "drop", "disconnect", "silence"}
 
 // MatchesEvent reports whether a delivery rule selects an event to an app.
 func (f Fault) MatchesEvent(p Platform, app, typ string) bool {
-	return f.Delivery != "" && f.Platform == p && (f.App == "" || f.App == app) && (f.EventType == "" || f.EventType == typ)
+	return f.Delivery != "" && f.Delivery != "silence" && f.Platform == p && (f.App == "" || f.App == app) && (f.EventType == "" || f.EventType == typ)
 }
 
 // FaultPresets are the error presets every dialect renders as its
@@ -209,6 +211,20 @@ func faultsOf(tx Tx) ([]Fault, error) {
 	}
 	var fs []Fault
 	return fs, json.Unmarshal([]byte(raw), &fs)
+}
+
+// Silenced reports whether a ping of an app's long connection goes
+// unanswered: a silence rule for the app fires.
+func (s *Service) Silenced(p Platform, app string) bool {
+	for _, f := range s.Faults() {
+		if f.Delivery != "silence" || f.Platform != p || (f.App != "" && f.App != app) {
+			continue
+		}
+		if fired, err := s.Fire(context.Background(), f); err == nil && fired {
+			return true
+		}
+	}
+	return false
 }
 
 // TokenApp returns the key of the app a token was issued to ("" for an
