@@ -152,6 +152,14 @@ func TestDeliveryFaults(t *testing.T) {
 	if first != second {
 		t.Errorf("a duplicated push came as %s and %s", first, second)
 	}
+	// A delayed push arrives, late.
+	fault(t, srv, map[string]any{"app": helperApp, "delivery": "delay", "latency_ms": 400, "times": 1})
+	sent := time.Now()
+	addMembers(t, cli, id, "user_id", -1, "user002")
+	<-got
+	if late := time.Since(sent); late < 400*time.Millisecond {
+		t.Errorf("a delayed push came after %v", late)
+	}
 	fault(t, srv, map[string]any{"app": helperApp, "delivery": "drop", "times": 1})
 	addMembers(t, cli, id, "user_id", -1, "user001")
 	select {
