@@ -1,6 +1,7 @@
 package feishu_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	larkim "github.com/larksuite/oapi-sdk-go/v3/service/im/v1"
 
 	"github.com/qunhq/qun/quntest"
@@ -207,4 +209,57 @@ func TestDeliveryFaults(t *testing.T) {
 			t.Errorf("rule %v was accepted", bad)
 		}
 	}
+}
+
+// TestSilenceFault: with a silence rule for the app, its long
+// connection's ping frames get no pong; removed, they do again.
+func TestSilenceFault(t *testing.T) {
+	srv := quntest.NewServer(t)
+	resp, err := http.Post(srv.URL+"/callback/ws/endpoint", "application/json", strings.NewReader(`{"AppID":"`+appID+`","AppSecret":"`+appSecret+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Data struct{ URL string } }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	conn, _, err := websocket.DefaultDialer.Dial(out.Data.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pongs := make(chan []byte, 4)
+	go func() {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			pongs <- msg
+		}
+	}()
+	// A ping frame: service 1, method 0 (control), header type=ping.
+	ping := []byte{0x08, 0x01, 0x10, 0x01, 0x18, 0x01, 0x20, 0x00, 0x2a, 0x0c, 0x0a, 0x04, 't', 'y', 'p', 'e', 0x12, 0x04, 'p', 'i', 'n', 'g'}
+	send := func(want bool) {
+		t.Helper()
+		if err := conn.WriteMessage(websocket.BinaryMessage, ping); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-pongs:
+			if !want || !bytes.Contains(p, []byte("pong")) {
+				t.Errorf("answer %q (want a pong: %v)", p, want)
+			}
+		case <-time.After(700 * time.Millisecond):
+			if want {
+				t.Error("no pong")
+			}
+		}
+	}
+	send(true)
+	id := fault(t, srv, map[string]any{"app": appID, "delivery": "silence"})
+	send(false)
+	if err := srv.Admin("DELETE", "/admin/v1/faults/"+id, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	send(true)
 }
