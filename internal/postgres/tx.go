@@ -518,35 +518,22 @@ func (tx *tx) ExtendToken(value string, expires time.Time) error {
 }
 
 func (tx *tx) Token(value string) (qun.Token, error) {
-	return tx.token(tokenColumns+`WHERE token = ?`, value)
+	return tx.token(sqlstore.TokenColumns+`WHERE token = ?`, value)
 }
 
 func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey, userID string) (qun.Token, error) {
-	return tx.token(tokenColumns+`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? AND user_id = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey, userID)
+	return tx.token(sqlstore.TokenColumns+`WHERE platform = ? AND kind = ? AND app_key = ? AND tenant_key = ? AND user_id = ? ORDER BY expires_at DESC LIMIT 1`, p, kind, appKey, tenantKey, userID)
 }
 
 func (tx *tx) LiveTokens(now time.Time, limit int) ([]qun.Token, error) {
-	rows, err := tx.query(tokenColumns+`WHERE expires_at > ? ORDER BY expires_at DESC LIMIT ?`, sqlstore.MS(now), limit)
+	rows, err := tx.query(sqlstore.TokenColumns+sqlstore.LiveTokensQuery, sqlstore.MS(now), limit)
 	if err != nil {
 		return nil, tx.fail("tokens", err)
 	}
 	defer rows.Close()
-	var out []qun.Token
-	for rows.Next() {
-		var (
-			t               qun.Token
-			issued, expires int64
-		)
-		if err := rows.Scan(&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &t.UserID, &issued, &expires); err != nil {
-			return nil, tx.fail("tokens", err)
-		}
-		t.IssuedAt, t.ExpiresAt = sqlstore.FromMS(issued), sqlstore.FromMS(expires)
-		out = append(out, t)
-	}
-	return out, tx.fail("tokens", rows.Err())
+	ts, err := sqlstore.Tokens(rows)
+	return ts, tx.fail("tokens", err)
 }
-
-const tokenColumns = `SELECT token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at FROM tokens `
 
 func (tx *tx) token(query string, args ...any) (qun.Token, error) {
 	var (

@@ -86,10 +86,15 @@ func (d detailer) app(id int64) (App, error) {
 }
 
 func (d detailer) detail(c Chat) (ChatDetail, error) {
-	return d.detailPage(c, MemberFilter{Chat: c.ID})
+	members, err := d.tx.Members(MemberFilter{Chat: c.ID})
+	if err != nil {
+		return ChatDetail{}, err
+	}
+	return d.detailOf(c, members)
 }
 
-func (d detailer) detailPage(c Chat, f MemberFilter) (ChatDetail, error) {
+// detailOf names a chat's members (some of them: a page).
+func (d detailer) detailOf(c Chat, members []Member) (ChatDetail, error) {
 	t, err := d.tenant(c.TenantID)
 	if err != nil {
 		return ChatDetail{}, err
@@ -99,10 +104,6 @@ func (d detailer) detailPage(c Chat, f MemberFilter) (ChatDetail, error) {
 		if a, err := d.app(c.CreatorApp); err == nil {
 			cd.Creator = a.Key
 		}
-	}
-	members, err := d.tx.Members(f)
-	if err != nil {
-		return ChatDetail{}, err
 	}
 	var ids []int64
 	for _, m := range members {
@@ -203,9 +204,9 @@ func (s *Service) ChatDetailPage(ctx context.Context, chatID string, after int64
 			return err
 		}
 		if len(members) > limit {
-			out.Next = members[limit-1].Seq
+			members, out.Next = members[:limit], members[limit-1].Seq
 		}
-		if out.ChatDetail, err = d.detailPage(c, MemberFilter{Chat: c.ID, After: after, Limit: limit}); err != nil {
+		if out.ChatDetail, err = d.detailOf(c, members); err != nil {
 			return err
 		}
 		out.Users, out.Bots, err = tx.CountMembers(c.ID)

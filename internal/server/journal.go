@@ -62,8 +62,8 @@ func (s *Server) record(r *http.Request, rec *httpx.Record, sw *statusWriter, bo
 	})
 }
 
-// journalFilter reads a filter from query parameters (GET) or a JSON body
-// of the same names (verify).
+// journalQuery is a journal filter, read from query parameters (GET) or
+// from a JSON body of the same names (verify).
 type journalQuery struct {
 	Platform string `json:"platform"`
 	App      string `json:"app"`
@@ -89,14 +89,12 @@ func (q journalQuery) filter() journal.Filter {
 func journalQueryOf(r *http.Request) (journalQuery, error) {
 	v := r.URL.Query()
 	q := journalQuery{Platform: v.Get("platform"), App: v.Get("app"), Tenant: v.Get("tenant"), Method: v.Get("method"), Path: v.Get("path"), Code: v.Get("code"), Chat: v.Get("chat_id")}
-	for name, dst := range map[string]*int64{"since": &q.Since} {
-		if s := v.Get(name); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return q, badRequest{name + " must be Unix milliseconds"}
-			}
-			*dst = n
+	if s := v.Get("since"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return q, badRequest{"since must be Unix milliseconds"}
 		}
+		q.Since = n
 	}
 	if s := v.Get("status"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -298,24 +298,13 @@ func (tx *tx) LatestToken(kind qun.TokenKind, p qun.Platform, appKey, tenantKey,
 }
 
 func (tx *tx) LiveTokens(now time.Time, limit int) ([]qun.Token, error) {
-	rows, err := tx.query(`SELECT token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at FROM tokens WHERE expires_at > ? ORDER BY expires_at DESC LIMIT ?`, sqlstore.MS(now), limit)
+	rows, err := tx.query(sqlstore.TokenColumns+sqlstore.LiveTokensQuery, sqlstore.MS(now), limit)
 	if err != nil {
 		return nil, fail("tokens", err)
 	}
 	defer rows.Close()
-	var out []qun.Token
-	for rows.Next() {
-		var (
-			t               qun.Token
-			issued, expires int64
-		)
-		if err := rows.Scan(&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &t.UserID, &issued, &expires); err != nil {
-			return nil, fail("tokens", err)
-		}
-		t.IssuedAt, t.ExpiresAt = sqlstore.FromMS(issued), sqlstore.FromMS(expires)
-		out = append(out, t)
-	}
-	return out, fail("tokens", rows.Err())
+	ts, err := sqlstore.Tokens(rows)
+	return ts, fail("tokens", err)
 }
 
 func (tx *tx) token(where string, args ...any) (qun.Token, error) {

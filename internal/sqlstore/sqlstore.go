@@ -469,6 +469,30 @@ func Without(ids, drop []int64) []int64 {
 	return out
 }
 
+// TokenColumns are the columns Tokens decodes.
+const TokenColumns = `SELECT token, kind, platform, app_key, tenant_key, user_id, issued_at, expires_at FROM tokens `
+
+// Tokens decodes rows of TokenColumns.
+func Tokens(rows Rows) ([]qun.Token, error) {
+	var out []qun.Token
+	for rows.Next() {
+		var (
+			t               qun.Token
+			issued, expires int64
+		)
+		if err := rows.Scan(&t.Value, &t.Kind, &t.Platform, &t.AppKey, &t.TenantKey, &t.UserID, &issued, &expires); err != nil {
+			return nil, err
+		}
+		t.IssuedAt, t.ExpiresAt = FromMS(issued), FromMS(expires)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// LiveTokensQuery is the condition (after TokenColumns) of
+// Tx.LiveTokens, along tokens_expires.
+const LiveTokensQuery = `WHERE expires_at > ? ORDER BY expires_at DESC LIMIT ?`
+
 // MessageColumns are the columns Messages decodes.
 const MessageColumns = `SELECT id, chat_id, data FROM messages `
 
