@@ -25,7 +25,9 @@ func Explain(db *DB, query string, args []any) ([]string, error) {
 	ctx := context.Background()
 	var out []string
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		// Price sequential scans and sorts out, so that a plan keeps one
+		// only where no index serves.
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off`); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, "EXPLAIN "+query, args...)

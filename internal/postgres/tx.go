@@ -439,7 +439,9 @@ func (tx *tx) UsersAfter(p qun.Platform, tenantID, after int64, limit int) ([]qu
 	if tenantID != 0 {
 		where, args = `u.tenant_id = ? AND u.id > ?`, []any{tenantID, after}
 	}
-	return tx.users(`u.id IN (SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE `+where+` ORDER BY u.id LIMIT ?)`, append(args, limit)...)
+	// The outer u.id > ? bounds the join's read of users from the cursor
+	// on, whatever join the planner picks.
+	return tx.users(`u.id > ? AND u.id IN (SELECT u.id FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE `+where+` ORDER BY u.id LIMIT ?)`, append(append([]any{after}, args...), limit)...)
 }
 
 func (tx *tx) Users(p qun.Platform, tenantID int64) ([]qun.User, error) {
