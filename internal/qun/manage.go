@@ -37,7 +37,7 @@ func (s *Service) GetChat(ctx context.Context, actor Actor, chatID string, withM
 		if err != nil {
 			return err
 		}
-		if info, err = chatInfo(tx, a); err != nil || !withMembers {
+		if info, err = chatInfo(tx, actor, a); err != nil || !withMembers {
 			return err
 		}
 		ms, err := tx.Members(MemberFilter{Chat: a.chat.ID, UsersOnly: true})
@@ -54,14 +54,19 @@ func (s *Service) GetChat(ctx context.Context, actor Actor, chatID string, withM
 	return info, err
 }
 
-func chatInfo(tx Tx, a access) (ChatInfo, error) {
+// chatInfo reads what a chat's answer shows. The chat's tenant is the
+// actor's, already read when the token was checked, unless the chat is
+// another tenant's (a linked corporation's).
+func chatInfo(tx Tx, actor Actor, a access) (ChatInfo, error) {
 	c := a.chat
 	info := ChatInfo{Chat: c, Admin: a.admin}
 	if a.member != nil {
 		info.Role = a.member.Role
 	}
 	var err error
-	if info.Tenant, err = tx.Tenant(c.TenantID); err != nil {
+	if actor.Tenant.ID != 0 && actor.Tenant.ID == c.TenantID {
+		info.Tenant = actor.Tenant
+	} else if info.Tenant, err = tx.Tenant(c.TenantID); err != nil {
 		return ChatInfo{}, err
 	}
 	if c.OwnerUser != 0 {
