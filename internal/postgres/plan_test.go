@@ -30,7 +30,6 @@ var planExceptions = []struct {
 	{regexp.MustCompile(`FROM events (WHERE id < \$\d+ )?ORDER BY id DESC LIMIT \$\d+$`), "the unfiltered journal reads LIMIT events newest first and stops"},
 	{regexp.MustCompile(`LEFT JOIN aliases a ON a\.user_id = u\.id WHERE (u\.id = \$1|u\.tenant_id = \$1 AND u\.user_id = \$2) ORDER BY u\.id, a\.kind, a\.scope$`), "sorts one user's aliases (one per app at most): the outer join hides from the planner that aliases_user already yields them in order"},
 	{regexp.MustCompile(`^SELECT g FROM unnest\(\$1::text\[\]\) WITH ORDINALITY AS k \(g, i\), LATERAL`), "sorts the grams of its own argument, each counted up to a LIMIT"},
-	{regexp.MustCompile(`FROM events WHERE app_id = ANY\(\$1::bigint\[\]\) AND due_at <= \$2 AND conn ORDER BY due_at LIMIT \$3$`), "sorts the due events of the apps connected to this node: bounded by their undelivered backlog, which retries drain, not by the store (a LATERAL read per app would bound it by the LIMIT)"},
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id( DESC)? LIMIT \$\d+$`), "reads LIMIT chats in id order and stops (the admin listing and the console are limited)"},
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id$`), "the conformance suite lists every chat; no API does (the admin listing is limited)"},
 	{regexp.MustCompile(`FROM chats c WHERE c\.name = \$1 ORDER BY c\.id$`), "only the conformance suite filters by name alone; the core looks names up among a tenant's public chats (chats_public_name)"},

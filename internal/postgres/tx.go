@@ -912,7 +912,11 @@ func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qu
 	if err != nil || len(connected) == 0 {
 		return push, err
 	}
-	conn, err := tx.events(`WHERE app_id = ANY(?::bigint[]) AND due_at <= ? AND conn ORDER BY due_at LIMIT ?`, connected, sqlstore.MS(now), limit)
+	// Each connected app's first LIMIT due events, read from
+	// events_conn_due (app_id, due_at) per app: the cost is bounded by the
+	// LIMIT, not by an app's backlog; MergeDue orders them.
+	conn, err := tx.eventRows(`SELECT e.id, e.app_id, e.data FROM unnest(?::bigint[]) AS a (app), LATERAL (SELECT id, app_id, data FROM events WHERE app_id = a.app AND due_at <= ? AND conn ORDER BY due_at LIMIT ?) e`,
+		connected, sqlstore.MS(now), limit)
 	return sqlstore.MergeDue(push, conn, limit), err
 }
 
@@ -939,7 +943,12 @@ func (tx *tx) Events(f qun.EventFilter) ([]qun.Event, error) {
 }
 
 func (tx *tx) events(where string, args ...any) ([]qun.Event, error) {
-	rows, err := tx.query(sqlstore.EventColumns+where, args...)
+	return tx.eventRows(sqlstore.EventColumns+where, args...)
+}
+
+// eventRows runs q, which selects the columns of sqlstore.EventColumns.
+func (tx *tx) eventRows(q string, args ...any) ([]qun.Event, error) {
+	rows, err := tx.query(q, args...)
 	if err != nil {
 		return nil, tx.fail("events", err)
 	}

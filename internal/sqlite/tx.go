@@ -731,9 +731,17 @@ func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qu
 	if err != nil || len(connected) == 0 {
 		return push, err
 	}
-	conn, err := tx.events(`WHERE app_id IN (SELECT value FROM json_each(?)) AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`,
-		sqlstore.Encode(connected), sqlstore.MS(now), limit)
-	return sqlstore.MergeDue(push, conn, limit), err
+	// Each connected app's first LIMIT due events, one statement per app
+	// over events_conn_due (app_id, due_at): the cost is bounded by the
+	// LIMIT, not by an app's backlog; MergeDue orders them.
+	for _, app := range connected {
+		conn, err := tx.events(`WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`, app, sqlstore.MS(now), limit)
+		if err != nil {
+			return nil, err
+		}
+		push = append(push, conn...)
+	}
+	return sqlstore.MergeDue(push, nil, limit), nil
 }
 
 func (tx *tx) UpdateEvent(e qun.Event) error {
