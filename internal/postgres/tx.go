@@ -630,16 +630,12 @@ func (tx *tx) UpdateChat(c qun.Chat) error {
 	if text == old {
 		return nil
 	}
-	grams := qun.SearchGrams(text)
-	if grams == nil {
-		grams = []string{}
-	}
-	// Two statements: within one, the insert would still see the postings
-	// the delete removes.
-	if _, err := tx.exec(`DELETE FROM chat_grams WHERE chat_id = ?`, c.ID); err != nil {
-		return tx.fail("chat search index", err)
-	}
-	_, err = tx.exec(`INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, ?::bigint FROM unnest(?::text[]) AS gram`, c.ID, grams)
+	// One statement: the grams it deletes and those it inserts are
+	// disjoint, so the insert cannot meet a posting the delete removes.
+	drop, add := qun.GramChanges(old, text)
+	_, err = tx.exec(`WITH d AS (DELETE FROM chat_grams WHERE chat_id = ? AND gram = ANY(?::text[]))
+		INSERT INTO chat_grams (gram, chat_id) SELECT gram, ?::bigint FROM unnest(?::text[]) AS gram ON CONFLICT DO NOTHING`,
+		c.ID, sqlstore.OrEmpty(drop), c.ID, sqlstore.OrEmpty(add))
 	return tx.fail("chat search index", err)
 }
 

@@ -47,6 +47,25 @@ func SearchGrams(text string) []string {
 	return slices.Compact(out)
 }
 
+// GramChanges returns the postings a change of a chat's search text from
+// old to text removes and adds: the grams only old has, and those only
+// text has, each sorted. A store deletes a chat's postings by these (its
+// grams index needs no second index by chat) and leaves the rest alone.
+func GramChanges(old, text string) (drop, add []string) {
+	was, is := SearchGrams(old), SearchGrams(text)
+	for len(was) > 0 || len(is) > 0 {
+		switch {
+		case len(is) == 0 || len(was) > 0 && was[0] < is[0]:
+			drop, was = append(drop, was[0]), was[1:]
+		case len(was) == 0 || is[0] < was[0]:
+			add, is = append(add, is[0]), is[1:]
+		default:
+			was, is = was[1:], is[1:]
+		}
+	}
+	return drop, add
+}
+
 // KeyGrams are the grams a store may look a keyword up by (any one of
 // them holds every match): its pairs of adjacent characters, in order, or
 // its only character; none for an empty keyword.

@@ -24,6 +24,33 @@ func TestSearchGrams(t *testing.T) {
 	}
 }
 
+func TestGramChanges(t *testing.T) {
+	for _, c := range []struct {
+		old, text string
+		drop, add []string
+	}{
+		{"", "", nil, nil},
+		{"", "ab", nil, []string{"a", "ab", "b"}},
+		{"ab", "", []string{"a", "ab", "b"}, nil},
+		{"ab", "ab", nil, nil},
+		{"ab", "abc", nil, []string{"bc", "c"}},
+		{"周会", "周报", []string{"会", "周会"}, []string{"周报", "报"}},
+		{"ab\nx", "ba", []string{"ab", "x"}, []string{"ba"}},
+	} {
+		drop, add := GramChanges(c.old, c.text)
+		if !slices.Equal(drop, c.drop) || !slices.Equal(add, c.add) {
+			t.Errorf("GramChanges(%q, %q) = %q, %q; want %q, %q", c.old, c.text, drop, add, c.drop, c.add)
+		}
+		// Applying the changes to old's postings gives text's.
+		got := slices.DeleteFunc(SearchGrams(c.old), func(g string) bool { return slices.Contains(drop, g) })
+		got = append(got, add...)
+		slices.Sort(got)
+		if want := SearchGrams(c.text); !slices.Equal(got, want) {
+			t.Errorf("GramChanges(%q, %q) applied = %q, want %q", c.old, c.text, got, want)
+		}
+	}
+}
+
 // TestKeyGramsFindEveryMatch: whenever a text contains a keyword, every
 // one of the keyword's KeyGrams is among the text's grams, so a store that
 // looks up by any of them misses no chat.

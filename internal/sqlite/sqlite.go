@@ -292,7 +292,7 @@ func (db *DB) indexGrams(ctx context.Context) error {
 		}
 		rows.Close()
 		for id, text := range texts {
-			if err := tx.postGrams(id, text); err != nil {
+			if err := tx.postGrams(id, qun.SearchGrams(text)); err != nil {
 				return err
 			}
 		}

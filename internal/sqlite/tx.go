@@ -337,7 +337,7 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 	if c.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	return tx.postGrams(c.ID, text)
+	return tx.postGrams(c.ID, qun.SearchGrams(text))
 }
 
 // CreateChatWithMembers is CreateChat then AddMembers: one writer, so
@@ -377,9 +377,8 @@ func (tx *tx) rarestGram(grams []string) (string, error) {
 	return best, nil
 }
 
-// postGrams indexes a chat's search text by its bigrams, in one statement.
-func (tx *tx) postGrams(chat int64, text string) error {
-	grams := qun.SearchGrams(text)
+// postGrams posts a chat under grams, in one statement.
+func (tx *tx) postGrams(chat int64, grams []string) error {
 	if len(grams) == 0 {
 		return nil
 	}
@@ -404,10 +403,13 @@ func (tx *tx) UpdateChat(c qun.Chat) error {
 	if text == old {
 		return nil
 	}
-	if _, err := tx.exec(`DELETE FROM chat_grams WHERE chat_id = ?`, c.ID); err != nil {
-		return fail("chat search index", err)
+	drop, add := qun.GramChanges(old, text)
+	if len(drop) > 0 {
+		if _, err := tx.exec(`DELETE FROM chat_grams WHERE chat_id = ? AND gram IN (SELECT value FROM json_each(?))`, c.ID, sqlstore.Encode(drop)); err != nil {
+			return fail("chat search index", err)
+		}
 	}
-	return tx.postGrams(c.ID, text)
+	return tx.postGrams(c.ID, add)
 }
 
 func (tx *tx) Chat(id int64) (qun.Chat, error) {
