@@ -179,3 +179,62 @@ func TestFailAfterWriteInGroup(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMetaInGroup: the updates of one group share the meta values their
+// transaction read or wrote, and see each other's writes: twenty
+// read-increment-write updates queued into one group count to twenty, and
+// the write of an update that fails after writing is not seen by the
+// others when they run again without it.
+func TestMetaInGroup(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	go db.Update(ctx, func(qun.Tx) error { close(held); <-hold; return nil })
+	<-held
+
+	var wg sync.WaitGroup
+	errs := make([]error, 21)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Update(ctx, func(tx qun.Tx) error {
+				v, err := tx.Meta("n")
+				if err != nil {
+					return err
+				}
+				var n int
+				fmt.Sscan(v, &n)
+				if err := tx.SetMeta("n", fmt.Sprint(n+1)); err != nil {
+					return err
+				}
+				if i == 7 {
+					return errors.New("fails after writing")
+				}
+				return nil
+			})
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let all of them queue behind the held one
+	close(hold)
+	wg.Wait()
+	for i, err := range errs {
+		if (i == 7) != (err != nil) {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	err = db.View(ctx, func(tx qun.Tx) error {
+		if v, err := tx.Meta("n"); v != "20" || err != nil {
+			t.Errorf("n = %q, %v; want 20", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -316,8 +316,21 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 
 // Meta reads a store-wide setting outside a transaction.
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	const q = `SELECT value FROM meta WHERE key = ?`
+	// Prepared once: every request reads the directory version here, and
+	// parsing the statement cost more than running it.
+	st := db.readerStmts.get(q)
+	if st == nil {
+		db.readerStmts.prepare(context.WithoutCancel(ctx), db.reader, []string{q})
+		st = db.readerStmts.get(q)
+	}
 	var v string
-	err := db.reader.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	var err error
+	if st != nil {
+		err = st.QueryRowContext(ctx, key).Scan(&v)
+	} else {
+		err = db.reader.QueryRowContext(ctx, q, key).Scan(&v)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -399,6 +412,7 @@ func (db *DB) commitGroup(group []*write) {
 			return
 		}
 		again, ok := false, 0
+		meta := map[string]string{}
 		for i, w := range group {
 			if decided[i] {
 				continue
@@ -408,7 +422,7 @@ func (db *DB) commitGroup(group []*write) {
 				results[i], decided[i] = err, true
 				continue
 			}
-			t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts)
+			t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts, meta)
 			err := runGuarded(w.fn, t)
 			missed = append(missed, t.missed...)
 			if err == nil {
@@ -462,11 +476,17 @@ type tx struct {
 	wrote bool
 	// missed lists cacheable queries that were not prepared yet.
 	missed []string
+	// meta holds the meta values read or written in this SQL transaction,
+	// shared by the updates of a group, so that each of them checking the
+	// directory version does not read it again: within a write
+	// transaction nobody else writes. Nil in views.
+	meta map[string]string
 }
 
-// newUpdateTx is the transaction of an update for caller.
-func newUpdateTx(sqlTx *sql.Tx, caller context.Context, stmts *stmtCache) *tx {
-	return &tx{Tx: sqlTx, ctx: context.WithoutCancel(caller), caller: caller, stmts: stmts}
+// newUpdateTx is the transaction of an update for caller, in a write
+// transaction whose meta values so far are meta.
+func newUpdateTx(sqlTx *sql.Tx, caller context.Context, stmts *stmtCache, meta map[string]string) *tx {
+	return &tx{Tx: sqlTx, ctx: context.WithoutCancel(caller), caller: caller, stmts: stmts, meta: meta}
 }
 
 // stmt returns query prepared for this transaction: the pool's prepared

@@ -672,20 +672,30 @@ func (tx *tx) Links(p qun.Platform) ([]qun.Link, error) {
 // Meta and reset.
 
 func (tx *tx) Meta(key string) (string, error) {
+	if v, ok := tx.meta[key]; ok {
+		return v, nil
+	}
 	var v string
 	err := tx.scanRow(`SELECT value FROM meta WHERE key = ?`, []any{key}, &v)
 	if err == sql.ErrNoRows {
-		return "", nil
+		err = nil
+	}
+	if err == nil && tx.meta != nil {
+		tx.meta[key] = v
 	}
 	return v, fail("meta", err)
 }
 
 func (tx *tx) SetMeta(key, value string) error {
 	_, err := tx.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err == nil && tx.meta != nil {
+		tx.meta[key] = value
+	}
 	return fail("meta", err)
 }
 
 func (tx *tx) Reset() error {
+	clear(tx.meta)
 	for _, table := range sqlstore.Reset {
 		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
 			return fail("reset "+table, err)
