@@ -13,24 +13,37 @@ import (
 	"github.com/qunhq/qun/internal/qun"
 )
 
+// openTemp opens a new database for t, closed when t ends.
+func openTemp(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// holdWriter keeps the writer busy until release is called, so that the
+// updates queued meanwhile share one group.
+func holdWriter(db *DB) (release func()) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	go db.Update(context.Background(), func(qun.Tx) error { close(held); <-hold; return nil })
+	<-held
+	return func() { close(hold) }
+}
+
 // TestCancelInGroup: an update whose caller goes away while one of its
 // statements runs does not break the group it commits with. Its statement
 // runs to the end (SQLite would roll back the whole transaction if it were
 // interrupted), the update stops at its next statement and rolls back
 // alone, and the updates beside it commit.
 func TestCancelInGroup(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	ctx := context.Background()
 
 	// Hold the writer so that the next updates queue and share one group.
-	hold := make(chan struct{})
-	held := make(chan struct{})
-	go db.Update(ctx, func(qun.Tx) error { close(held); <-hold; return nil })
-	<-held
+	release := holdWriter(db)
 
 	var wg sync.WaitGroup
 	results := make([]error, 5)
@@ -59,7 +72,7 @@ func TestCancelInGroup(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // let all five queue behind the held one
-	close(hold)
+	release()
 	wg.Wait()
 
 	for i, err := range results {
@@ -70,7 +83,7 @@ func TestCancelInGroup(t *testing.T) {
 			t.Errorf("update %d beside the cancelled one: %v", i, err)
 		}
 	}
-	err = db.View(ctx, func(tx qun.Tx) error {
+	err := db.View(ctx, func(tx qun.Tx) error {
 		for i := range results {
 			v, err := tx.Meta("k" + string(rune('0'+i)))
 			if i != 2 && (err != nil || v != "v") {
@@ -93,11 +106,7 @@ func TestCancelInGroup(t *testing.T) {
 // admin API's ?limit= allows) prepares one statement, not 2,000, and the
 // cache never outgrows its bound.
 func TestStatementCacheBounded(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	size := func(c *stmtCache) int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -134,15 +143,9 @@ func TestStatementCacheBounded(t *testing.T) {
 // alone: the others of its group commit (run again without it, as the
 // contract allows), and its writes are gone.
 func TestFailAfterWriteInGroup(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	ctx := context.Background()
-	hold, held := make(chan struct{}), make(chan struct{})
-	go db.Update(ctx, func(qun.Tx) error { close(held); <-hold; return nil })
-	<-held
+	release := holdWriter(db)
 	var wg sync.WaitGroup
 	results := make([]error, 5)
 	boom := errors.New("boom")
@@ -162,7 +165,7 @@ func TestFailAfterWriteInGroup(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	close(hold)
+	release()
 	wg.Wait()
 	for i, err := range results {
 		if (i == 2) != errors.Is(err, boom) || i != 2 && err != nil {
@@ -186,16 +189,9 @@ func TestFailAfterWriteInGroup(t *testing.T) {
 // the write of an update that fails after writing is not seen by the
 // others when they run again without it.
 func TestMetaInGroup(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "qun.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	ctx := context.Background()
-	hold := make(chan struct{})
-	held := make(chan struct{})
-	go db.Update(ctx, func(qun.Tx) error { close(held); <-hold; return nil })
-	<-held
+	release := holdWriter(db)
 
 	var wg sync.WaitGroup
 	errs := make([]error, 21)
@@ -221,14 +217,14 @@ func TestMetaInGroup(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // let all of them queue behind the held one
-	close(hold)
+	release()
 	wg.Wait()
 	for i, err := range errs {
 		if (i == 7) != (err != nil) {
 			t.Errorf("update %d: %v", i, err)
 		}
 	}
-	err = db.View(ctx, func(tx qun.Tx) error {
+	err := db.View(ctx, func(tx qun.Tx) error {
 		if v, err := tx.Meta("n"); v != "20" || err != nil {
 			t.Errorf("n = %q, %v; want 20", v, err)
 		}
