@@ -8,7 +8,32 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 )
+
+// orderedHex returns n lowercase hex digits (n >= 12) that begin with
+// the time in milliseconds (12 digits) and go on at random, as a UUID of
+// RFC 9562's version 7 does: identifiers made one after another sort next
+// to each other, so a store's unique index on them takes each new one on
+// the page where it took the last, where random ones dirty a page each.
+// They look as opaque as random ones to a client.
+func orderedHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic("qun: crypto/rand failed: " + err.Error())
+	}
+	putMillis(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// putMillis writes the time in milliseconds into b's first six bytes,
+// most significant first.
+func putMillis(b []byte) {
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+}
 
 // randomHex returns n random lowercase hex digits.
 func randomHex(n int) string {
@@ -51,6 +76,23 @@ func alnum(n int, parts ...string) string {
 	id := make([]byte, n)
 	for i := range id {
 		id[i] = alphanumerics[int(sum[i%len(sum)])%len(alphanumerics)]
+	}
+	return string(id)
+}
+
+// sortedAlnum are the letters and digits in byte order, for an
+// identifier's time prefix.
+const sortedAlnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// orderedAlnum returns n letters and digits (n >= 8) that begin with the
+// time in milliseconds (8 digits of base 62, in byte order) and go on at
+// random: see orderedHex.
+func orderedAlnum(n int) string {
+	id := []byte(randomAlnum(n))
+	ms := uint64(time.Now().UnixMilli())
+	for i := 7; i >= 0; i-- {
+		id[i] = sortedAlnum[ms%62]
+		ms /= 62
 	}
 	return string(id)
 }

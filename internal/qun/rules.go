@@ -50,8 +50,8 @@ var rulesOf = map[Platform]chatRules{
 		operateAsOwner: "im:chat:operate_as_owner",
 		dedupeTTL:      10 * time.Hour,
 		avatar:         imageKey.MatchString,
-		newChatID:      func() string { return "oc_" + randomHex(32) },
-		newMessageID:   func() string { return "om_" + randomHex(32) },
+		newChatID:      func() string { return "oc_" + orderedHex(32) },
+		newMessageID:   func() string { return "om_" + orderedHex(32) },
 		newThreadID:    func() string { return "omt_" + randomHex(16) },
 	},
 	DingTalk: {
@@ -62,11 +62,12 @@ var rulesOf = map[Platform]chatRules{
 		maxMembers:    1000,
 		maxManagers:   1000,
 		avatar:        func(s string) bool { return utf8.RuneCountInString(s) <= 256 },
-		newChatID:     func() string { return "chat" + randomHex(32) },
-		newMessageID:  func() string { return "msg" + randomHex(32) },
+		newChatID:     func() string { return "chat" + orderedHex(32) },
+		newMessageID:  func() string { return "msg" + orderedHex(32) },
 		newConversationID: func() string {
 			b := make([]byte, 16)
 			rand.Read(b)
+			putMillis(b) // near the last one in the index: see orderedHex
 			return "cid" + base64.StdEncoding.EncodeToString(b)
 		},
 	},
@@ -74,8 +75,8 @@ var rulesOf = map[Platform]chatRules{
 		appManages:   true,
 		maxMembers:   2000,
 		avatar:       func(s string) bool { return utf8.RuneCountInString(s) <= 512 },
-		newChatID:    func() string { return "wr" + randomAlnum(28) },
-		newMessageID: func() string { return randomHex(32) },
+		newChatID:    func() string { return "wr" + orderedAlnum(28) },
+		newMessageID: func() string { return orderedHex(32) },
 		maxManagers:  0,
 	},
 }
