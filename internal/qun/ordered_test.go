@@ -34,7 +34,7 @@ func TestOrderedIDs(t *testing.T) {
 				break
 			}
 		}
-		if c.make() == c.make() {
+		if a, b := c.make(), c.make(); a == b {
 			t.Errorf("%s: two identifiers made at once are equal", c.name)
 		}
 	}
