@@ -43,5 +43,5 @@ func TestRoundTrips(t *testing.T) {
 	if chat == "" {
 		t.Fatal("the create failed")
 	}
-	count("Feishu get chat", 7, func() { w.Call("GET", "/open-apis/im/v1/chats/"+chat, fs, "") })
+	count("Feishu get chat", 6, func() { w.Call("GET", "/open-apis/im/v1/chats/"+chat, fs, "") })
 }

@@ -816,6 +816,16 @@ func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
 	return users, bots, tx.fail("members", err)
 }
 
+func (tx *tx) Roster(chat int64) (qun.Roster, error) {
+	rows, err := tx.query(sqlstore.RosterQuery, chat, chat, string(qun.RoleManager))
+	if err != nil {
+		return qun.Roster{}, tx.fail("members", err)
+	}
+	defer rows.Close()
+	r, err := sqlstore.Roster(rows)
+	return r, tx.fail("members", err)
+}
+
 // Dedupe.
 
 // ClaimDedupe claims the key, or reads who holds it, in one statement.

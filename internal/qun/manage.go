@@ -69,18 +69,29 @@ func chatInfo(tx Tx, actor Actor, a access) (ChatInfo, error) {
 	} else if info.Tenant, err = tx.Tenant(c.TenantID); err != nil {
 		return ChatInfo{}, err
 	}
-	if c.OwnerUser != 0 {
-		u, err := tx.User(c.OwnerUser)
-		if err != nil {
-			return ChatInfo{}, err
-		}
-		info.Owner = &u
-	}
-	if info.Users, info.Bots, err = tx.CountMembers(c.ID); err != nil {
+	// Two reads: the counts with the managers, then the owner with the
+	// users among them.
+	r, err := tx.Roster(c.ID)
+	if err != nil {
 		return ChatInfo{}, err
 	}
-	info.Managers, info.BotManagers, err = managers(tx, c.ID)
-	return info, err
+	info.Users, info.Bots = r.Users, r.Bots
+	var owner []int64
+	if c.OwnerUser != 0 {
+		owner = []int64{c.OwnerUser}
+	}
+	users, bots, err := managerUsers(tx, r.Managers, owner...)
+	if err != nil {
+		return ChatInfo{}, err
+	}
+	if c.OwnerUser != 0 {
+		if len(users) == 0 || users[0].ID != c.OwnerUser {
+			return ChatInfo{}, &Error{Code: ENotFound, Message: "user not found"} // as tx.User says it
+		}
+		info.Owner, users = &users[0], users[1:]
+	}
+	info.Managers, info.BotManagers = users, bots
+	return info, nil
 }
 
 // managers lists a chat's user and bot managers.
@@ -89,8 +100,14 @@ func managers(tx Tx, chat int64) ([]User, []App, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return managerUsers(tx, ms)
+}
+
+// managerUsers reads the users and bots behind managers, in their order,
+// after the users first (read with them, in the same statement).
+func managerUsers(tx Tx, ms []Member, first ...int64) ([]User, []App, error) {
 	var (
-		ids  []int64
+		ids  = first
 		bots []App
 	)
 	for _, m := range ms {

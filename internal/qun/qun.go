@@ -347,6 +347,13 @@ const (
 	RoleMember  Role = "member"
 )
 
+// Roster is a chat's counts of users and bots and its managers, in join
+// order (Tx.Roster).
+type Roster struct {
+	Users, Bots int
+	Managers    []Member
+}
+
 // Member is a user or a bot in a chat: exactly one of User and App is set.
 type Member struct {
 	// Seq orders members by the time they joined; the store assigns it.

@@ -154,6 +154,10 @@ type Tx interface {
 	Members(f MemberFilter) ([]Member, error)
 	// CountMembers counts a chat's users and bots.
 	CountMembers(chat int64) (users, bots int, err error)
+	// Roster is what a chat's answer says of its members, in one read: its
+	// counts of users and bots (as CountMembers) and its managers in the
+	// order they joined (as Members with RoleManager).
+	Roster(chat int64) (Roster, error)
 
 	// ClaimDedupe claims d.Key in d.Scope for d.ChatID unless a claim made
 	// after notBefore holds it. It returns the chat ID that holds the key

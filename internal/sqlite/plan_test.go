@@ -73,6 +73,9 @@ var tableOf = map[string]string{"u": "users", "t": "tenants", "a": "aliases", "c
 
 var scan = regexp.MustCompile(`^SCAN (\w+)`)
 
+// coroutine names a subquery's result in a plan.
+var coroutine = regexp.MustCompile(`^CO-ROUTINE (\w+)`)
+
 // TestQueryPlans runs the conformance suite and the dialects' APIs, records
 // every query the store issues, and checks SQLite's plan for each: no full
 // scan of a table that grows with use (chats, members, users, aliases,
@@ -109,9 +112,17 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("EXPLAIN %s: %v", q, err)
 			continue
 		}
+		// A co-routine is a subquery's result: scanning it costs what the
+		// subquery's own steps (checked here too) cost.
+		coroutines := map[string]bool{}
+		for _, step := range plan {
+			if m := coroutine.FindStringSubmatch(step); m != nil {
+				coroutines[m[1]] = true
+			}
+		}
 		for _, step := range plan {
 			bad := ""
-			if m := scan.FindStringSubmatch(step); m != nil {
+			if m := scan.FindStringSubmatch(step); m != nil && !coroutines[m[1]] {
 				table := m[1]
 				if full, ok := tableOf[table]; ok {
 					table = full

@@ -611,6 +611,16 @@ func (tx *tx) CountMembers(chat int64) (users, bots int, err error) {
 	return users, bots, fail("members", err)
 }
 
+func (tx *tx) Roster(chat int64) (qun.Roster, error) {
+	rows, err := tx.query(sqlstore.RosterQuery, chat, chat, string(qun.RoleManager))
+	if err != nil {
+		return qun.Roster{}, fail("members", err)
+	}
+	defer rows.Close()
+	r, err := sqlstore.Roster(rows)
+	return r, fail("members", err)
+}
+
 // Dedupe.
 
 func (tx *tx) ClaimDedupe(d qun.Dedupe, notBefore time.Time) (string, error) {

@@ -6,6 +6,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -328,6 +329,33 @@ const (
 
 // Reset lists the tables Tx.Reset empties, children first.
 var Reset = []string{"attempts", "events", "messages", "dedupe", "chat_grams", "members", "chats", "friendships", "aliases", "users", "apps", "links", "tenants"}
+
+// RosterQuery reads a chat's counts and managers (qun.Tx.Roster), with
+// the parameters chat, chat, qun.RoleManager: one row with NULL member
+// columns when it has no managers. Roster puts the managers in join
+// order, so that no plan sorts.
+const RosterQuery = `SELECT n.users, n.bots, m.seq, m.chat_id, m.user_id, m.app_id, m.role, m.joined_at
+	FROM (SELECT count(user_id) AS users, count(app_id) AS bots FROM members WHERE chat_id = ?) n
+	LEFT JOIN members m ON m.chat_id = ? AND m.role = ?`
+
+// Roster decodes the rows of RosterQuery.
+func Roster(rows Rows) (qun.Roster, error) {
+	var r qun.Roster
+	for rows.Next() {
+		var (
+			seq, chat, user, app, joined *int64
+			role                         *string
+		)
+		if err := rows.Scan(&r.Users, &r.Bots, &seq, &chat, &user, &app, &role, &joined); err != nil {
+			return qun.Roster{}, err
+		}
+		if seq != nil {
+			r.Managers = append(r.Managers, qun.Member{Seq: *seq, Chat: *chat, User: deref(user), App: deref(app), Role: qun.Role(*role), JoinedAt: FromMS(*joined)})
+		}
+	}
+	slices.SortFunc(r.Managers, func(a, b qun.Member) int { return cmp.Compare(a.Seq, b.Seq) })
+	return r, rows.Err()
+}
 
 // MemberQuery is the condition (after MemberColumns, with ? parameters)
 // that pages through the members f selects, in join order.

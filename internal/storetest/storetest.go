@@ -751,7 +751,44 @@ func testMembers(t *testing.T, s qun.Store) {
 		if err != nil || u != 5 || b != 1 {
 			t.Errorf("CountMembers = %d, %d, %v; want 5, 1", u, b, err)
 		}
+		r := must[qun.Roster](t)(tx.Roster(c.ID))
+		if r.Users != 5 || r.Bots != 1 || !slices.EqualFunc(r.Managers, mgrs, func(a, b qun.Member) bool {
+			return a.Seq == b.Seq && a.User == b.User && a.Role == b.Role && a.JoinedAt.Equal(b.JoinedAt)
+		}) {
+			t.Errorf("Roster = %+v; want 5 users, 1 bot, managers %+v", r, mgrs)
+		}
 		return nil
+	})
+	// Roster: managers in join order, the bot among them; none in a chat
+	// without members.
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.UpdateMember(qun.Member{Chat: c.ID, App: app.ID, Role: qun.RoleManager}); err != nil {
+			return err
+		}
+		return tx.UpdateMember(qun.Member{Chat: c.ID, User: users[3].ID, Role: qun.RoleManager})
+	})
+	empty := newChat(tenant, app, "oc_m_empty", "E")
+	update(t, s, func(tx qun.Tx) error { return tx.CreateChat(&empty) })
+	view(t, s, func(tx qun.Tx) error {
+		r := must[qun.Roster](t)(tx.Roster(c.ID))
+		var got []string
+		for _, m := range r.Managers {
+			got = append(got, fmt.Sprintf("u%d/a%d/%s", m.User, m.App, m.Role))
+		}
+		want := []string{fmt.Sprintf("u0/a%d/manager", app.ID), fmt.Sprintf("u%d/a0/manager", users[1].ID), fmt.Sprintf("u%d/a0/manager", users[3].ID)}
+		if r.Users != 5 || r.Bots != 1 || !slices.Equal(got, want) || r.Managers[0].Chat != c.ID || r.Managers[0].Seq == 0 || !r.Managers[1].JoinedAt.Equal(joined) {
+			t.Errorf("Roster = %d users, %d bots, %v (%+v); want 5, 1, %v", r.Users, r.Bots, got, r.Managers, want)
+		}
+		if r := must[qun.Roster](t)(tx.Roster(empty.ID)); r.Users != 0 || r.Bots != 0 || r.Managers != nil {
+			t.Errorf("Roster of a chat without members = %+v", r)
+		}
+		return nil
+	})
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.UpdateMember(qun.Member{Chat: c.ID, App: app.ID, Role: qun.RoleOwner}); err != nil {
+			return err
+		}
+		return tx.UpdateMember(qun.Member{Chat: c.ID, User: users[3].ID, Role: qun.RoleMember})
 	})
 	update(t, s, func(tx qun.Tx) error {
 		removed, err := tx.RemoveMember(c.ID, users[4].ID, 0)
