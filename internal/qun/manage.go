@@ -103,8 +103,9 @@ func managers(tx Tx, chat int64) ([]User, []App, error) {
 	return managerUsers(tx, ms)
 }
 
-// managerUsers reads the users and bots behind managers, in their order,
-// after the users first (read with them, in the same statement).
+// managerUsers reads the users and bots behind managers, in their order.
+// The users whose IDs are first (a chat's owner) are read in the same
+// statement and lead the users returned.
 func managerUsers(tx Tx, ms []Member, first ...int64) ([]User, []App, error) {
 	var (
 		ids  = first

@@ -756,14 +756,15 @@ func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qu
 	// Each connected app's first LIMIT due events, one statement per app
 	// over events_conn_due (app_id, due_at): the cost is bounded by the
 	// LIMIT, not by an app's backlog; MergeDue orders them.
+	var conn []qun.Event
 	for _, app := range connected {
-		conn, err := tx.events(`WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`, app, sqlstore.MS(now), limit)
+		es, err := tx.events(`WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`, app, sqlstore.MS(now), limit)
 		if err != nil {
 			return nil, err
 		}
-		push = append(push, conn...)
+		conn = append(conn, es...)
 	}
-	return sqlstore.MergeDue(push, nil, limit), nil
+	return sqlstore.MergeDue(push, conn, limit), nil
 }
 
 func (tx *tx) UpdateEvent(e qun.Event) error {
