@@ -262,6 +262,11 @@ func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64
 	if t.lock != 0 {
 		err = errRestart
 	}
+	if t.moved {
+		// Whatever fn made of the failed comparison, the update fails
+		// with it (Tx.ExpectMeta).
+		err = fmt.Errorf("postgres: %w", qun.ErrMoved)
+	}
 	if err != nil || t.retry {
 		t.end(detached, "ROLLBACK")
 		if err == nil {

@@ -40,6 +40,21 @@ type tx struct {
 	// chat's row again would put a predicate lock on the index page every
 	// concurrent create inserts into, and fail them to serialise.
 	activeAt map[int64]int64
+	// expect holds the ExpectMeta comparisons not sent yet (key, value
+	// pairs), which go in front of the next statement or the COMMIT;
+	// moved is set once one failed.
+	expect [][2]string
+	moved  bool
+}
+
+// expectMeta is the comparison ExpectMeta sends (migration 5).
+const expectMeta = `SELECT qun_expect_meta($1, $2)`
+
+// ExpectMeta queues the comparison, to be sent with the next statement or
+// the COMMIT, in the same round trip.
+func (tx *tx) ExpectMeta(key, value string) error {
+	tx.expect = append(tx.expect, [2]string{key, value})
+	return nil
 }
 
 // sawChat notes a chat's activity time.
@@ -87,23 +102,42 @@ func traced(query string, args []any) {
 	}
 }
 
-// first sends the transaction's BEGIN and its first statement together,
-// when the transaction has not begun yet (ok false otherwise). The caller
-// reads the statement's results from br and closes it.
+// first sends what must go in front of a statement together with it, in
+// one round trip: the transaction's BEGIN, when it has not begun yet, and
+// the queued ExpectMeta comparisons (ok false when there is neither). The
+// caller reads the statement's results from br and closes it.
 func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err error) {
-	if tx.begun {
+	if tx.begun && len(tx.expect) == 0 {
 		return nil, false, nil
 	}
-	tx.begun = true
 	b := &pgx.Batch{}
-	b.Queue(tx.begin)
+	lead := tx.lead(b)
 	b.Queue(rebind(query), args...)
 	br = tx.conn.SendBatch(tx.ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, true, tx.broke(err)
+	for range lead {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, true, tx.broke(err)
+		}
 	}
 	return br, true, nil
+}
+
+// lead queues in b the BEGIN and the comparisons still to send, and
+// returns how many statements it queued.
+func (tx *tx) lead(b *pgx.Batch) int {
+	n := 0
+	if !tx.begun {
+		tx.begun = true
+		b.Queue(tx.begin)
+		n++
+	}
+	for _, e := range tx.expect {
+		b.Queue(expectMeta, e[0], e[1])
+		n++
+	}
+	tx.expect = nil
+	return n
 }
 
 // broke notes that a statement failed with err (ErrNoRows is an answer,
@@ -116,8 +150,16 @@ func (tx *tx) broke(err error) error {
 	}
 	tx.failed = true
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") { // serialization_failure, deadlock_detected
-		tx.retry = true
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			tx.retry = true
+		case "QUM01": // qun_expect_meta
+			tx.moved = true
+		}
+	}
+	if tx.moved {
+		return fmt.Errorf("postgres: %w", qun.ErrMoved)
 	}
 	return err
 }
@@ -194,7 +236,38 @@ func (tx *tx) end(ctx context.Context, how string) error {
 	if trace.Load() != nil {
 		traced(how, nil)
 	}
-	tag, err := tx.conn.Exec(ctx, how)
+	var (
+		tag pgconn.CommandTag
+		err error
+	)
+	if how == "COMMIT" && len(tx.expect) > 0 {
+		// The comparisons nothing was sent with go with the COMMIT.
+		b := &pgx.Batch{}
+		n := tx.lead(b)
+		b.Queue(how)
+		br := tx.conn.SendBatch(ctx, b)
+		for range n {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			tag, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil && tx.broke(err) != nil && tx.moved {
+			// The COMMIT was not run: the transaction is aborted.
+			_, rerr := tx.conn.Exec(ctx, "ROLLBACK")
+			if rerr != nil {
+				tx.conn.Conn().Close(ctx)
+			}
+			return fmt.Errorf("postgres: %w", qun.ErrMoved)
+		}
+	} else {
+		tag, err = tx.conn.Exec(ctx, how)
+	}
 	switch {
 	case err != nil:
 		tx.broke(err) // a COMMIT that fails to serialise is retried

@@ -197,5 +197,5 @@ func notExisted(kind IDKind, ids []string) *Error {
 }
 
 func newResolver(tx Tx, actor Actor, cache *userCache) *resolver {
-	return &resolver{tx: tx, actor: actor, cache: cache, version: -1, written: map[int64]string{}, writtenBot: map[int64]string{}}
+	return &resolver{tx: tx, actor: actor, cache: cache, version: -1, pin: pinned(tx), written: map[int64]string{}, writtenBot: map[int64]string{}}
 }

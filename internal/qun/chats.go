@@ -64,7 +64,7 @@ func (s *Service) CreateChat(ctx context.Context, actor Actor, in NewChat) (Chat
 		return ChatView{}, err
 	}
 	var view ChatView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updatePinned(ctx, func(tx Tx) error {
 		var err error
 		view, err = s.createChat(tx, actor, rules, in)
 		return err
@@ -342,6 +342,9 @@ type resolver struct {
 	// directory version this one reads (version, -1 until read).
 	cache   *userCache
 	version int64
+	// pin is the directory count the request read, which the resolver
+	// works at when it is set (updatePinned).
+	pin pin
 }
 
 // prefetch resolves refs in one read per kind of ID (UsersByAlias,
@@ -354,7 +357,7 @@ func (r *resolver) prefetch(refs []Ref) error {
 		r.known = map[Ref]User{}
 	}
 	if r.cache != nil && r.version < 0 {
-		v, err := directoryVersion(r.tx)
+		v, err := r.pin.at(r.tx)
 		if err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ type CorpGroupRequest struct {
 // corporation the initiator's sees through a link (ReasonUnavailableIDs).
 func (s *Service) CreateCorpGroupChat(ctx context.Context, actor Actor, in CorpGroupRequest) (ChatView, error) {
 	var view ChatView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updatePinned(ctx, func(tx Tx) error {
 		var err error
 		view, err = s.createCorpGroupChat(tx, actor, in)
 		return err

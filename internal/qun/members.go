@@ -34,7 +34,7 @@ type AddResult struct {
 // call fail, comes with the result listing the IDs at fault.
 func (s *Service) AddMembers(ctx context.Context, actor Actor, chatID string, refs []Ref, mode AddMode) (AddResult, error) {
 	var res AddResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updatePinned(ctx, func(tx Tx) error {
 		var err error
 		res, err = s.addMembers(tx, actor, chatID, refs, mode)
 		return err
@@ -233,7 +233,7 @@ func concat(lists ...[]string) []string {
 // owner, a manager or the creator; the owner cannot be removed.
 func (s *Service) RemoveMembers(ctx context.Context, actor Actor, chatID string, refs []Ref) ([]string, error) {
 	var invalid []string
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updatePinned(ctx, func(tx Tx) error {
 		a, err := enter(tx, actor, chatID, memberOnly, true)
 		if err != nil {
 			return err
@@ -399,7 +399,7 @@ type Managers struct {
 // (ReasonNotExisted) or no member (ReasonNotMember) instead.
 func (s *Service) SetManagers(ctx context.Context, actor Actor, chatID string, refs []Ref, add, strict bool) (Managers, error) {
 	var out Managers
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updatePinned(ctx, func(tx Tx) error {
 		a, err := enter(tx, actor, chatID, memberOnly, true)
 		if err != nil {
 			return err

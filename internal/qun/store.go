@@ -204,6 +204,15 @@ type Tx interface {
 	// Meta reads a store-wide setting ("" when unset); SetMeta writes one.
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error
+	// ExpectMeta holds the transaction to a setting read before it began:
+	// unless key's value, as this transaction sees it, is value ("" when
+	// unset), the transaction fails with ErrMoved and writes nothing. A
+	// store may compare at once (the error is then returned here) or send
+	// the comparison with the transaction's next statement or its commit,
+	// sparing the read a round trip of its own; so, after ExpectMeta, any
+	// statement may fail with ErrMoved, which fn returns as it is, and an
+	// Update that failed the comparison returns ErrMoved whatever fn did.
+	ExpectMeta(key, value string) error
 	// Reset deletes the directory, links, chats, events and dedupe records; tokens
 	// and meta settings survive.
 	Reset() error

@@ -102,3 +102,35 @@ func twoNodes(t *testing.T) (a, b *qun.Service, tok qun.Token) {
 	}
 	return a, b, tok
 }
+
+// TestPinnedUpdateMoved: an update works at the directory count its request
+// read (Sync) without reading it again, and when the directory moved in
+// between, it runs again at the new count rather than write what it
+// decided from the old one: a user another node resigned after the request
+// read the count, and whom this node's cache holds as active at the old
+// count, is refused.
+func TestPinnedUpdateMoved(t *testing.T) {
+	ctx := context.Background()
+	a, b, tok := twoNodes(t)
+	synced, err := a.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, err := a.Authenticate(synced, tok.Value, qun.TenantToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := qun.NewChat{Name: "pinned", Users: []qun.Ref{{Kind: qun.UserID, Value: "lisi"}}}
+	if _, err := a.CreateChat(synced, actor, in); err != nil {
+		t.Fatalf("before the change: %v", err)
+	}
+	lisi := qun.UserRef{Platform: qun.Feishu, Tenant: actor.Tenant.Key, UserID: "lisi"}
+	if _, err := b.SetUserStatus(ctx, lisi, qun.Resigned); err != nil {
+		t.Fatal(err)
+	}
+	// The same request context: it still carries the count read before
+	// the change.
+	if _, err := a.CreateChat(synced, actor, in); qun.ErrorReason(err) != qun.ReasonUserResigned {
+		t.Errorf("after another node resigned the user: %v, want %s", err, qun.ReasonUserResigned)
+	}
+}

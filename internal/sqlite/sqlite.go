@@ -424,6 +424,9 @@ func (db *DB) commitGroup(group []*write) {
 			}
 			t := newUpdateTx(sqlTx, w.ctx, &db.writerStmts, meta)
 			err := runGuarded(w.fn, t)
+			if t.moved {
+				err = qun.ErrMoved // whatever fn made of it (Tx.ExpectMeta)
+			}
 			missed = append(missed, t.missed...)
 			if err == nil {
 				ok++
@@ -472,8 +475,9 @@ type tx struct {
 	// statement instead, and rolls back alone.
 	ctx, caller context.Context
 	stmts       *stmtCache
-	// wrote is set once the transaction ran a write.
-	wrote bool
+	// wrote is set once the transaction ran a write; moved once an
+	// ExpectMeta comparison failed.
+	wrote, moved bool
 	// missed lists cacheable queries that were not prepared yet.
 	missed []string
 	// meta holds the meta values read or written in this SQL transaction,

@@ -704,6 +704,20 @@ func (tx *tx) SetMeta(key, value string) error {
 	return fail("meta", err)
 }
 
+// ExpectMeta compares at once: the writer's transaction sees every
+// committed change, and the group's meta values are shared (tx.meta).
+func (tx *tx) ExpectMeta(key, value string) error {
+	v, err := tx.Meta(key)
+	if err != nil {
+		return err
+	}
+	if v != value {
+		tx.moved = true
+		return qun.ErrMoved
+	}
+	return nil
+}
+
 func (tx *tx) Reset() error {
 	clear(tx.meta)
 	for _, table := range sqlstore.Reset {

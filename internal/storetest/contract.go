@@ -695,3 +695,69 @@ func testMessages(t *testing.T, s qun.Store) {
 		return nil
 	})
 }
+
+// testExpectMeta: an update held to a setting (Tx.ExpectMeta) commits
+// while the setting holds the value, and fails with ErrMoved, writing
+// nothing, once it does not: whether or not a statement follows, and
+// whatever fn makes of the failure.
+func testExpectMeta(t *testing.T, s qun.Store) {
+	update(t, s, func(tx qun.Tx) error { return tx.SetMeta("v", "3") })
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.ExpectMeta("v", "3"); err != nil {
+			return err
+		}
+		if err := tx.ExpectMeta("unset", ""); err != nil {
+			return err
+		}
+		return tx.SetMeta("w", "held")
+	})
+	moved := map[string]func(tx qun.Tx) error{
+		"statement after": func(tx qun.Tx) error {
+			if err := tx.ExpectMeta("v", "2"); err != nil {
+				return err
+			}
+			return tx.SetMeta("w", "written")
+		},
+		"read after, its error taken for an answer": func(tx qun.Tx) error {
+			tx.ExpectMeta("v", "2")
+			if _, err := tx.ChatByChatID("oc_absent"); qun.ErrorCode(err) != qun.ENotFound && err != nil {
+				tx.SetMeta("w", "written")
+			}
+			return nil
+		},
+		"errors ignored": func(tx qun.Tx) error {
+			tx.ExpectMeta("v", "2")
+			tx.SetMeta("w", "written")
+			return nil
+		},
+		"nothing after": func(tx qun.Tx) error {
+			if err := tx.SetMeta("w", "written"); err != nil {
+				return err
+			}
+			return tx.ExpectMeta("v", "2")
+		},
+		"unset key": func(tx qun.Tx) error {
+			if err := tx.ExpectMeta("unset", "0"); err != nil {
+				return err
+			}
+			return tx.SetMeta("w", "written")
+		},
+	}
+	for name, fn := range moved {
+		if err := s.Update(ctx, fn); !errors.Is(err, qun.ErrMoved) {
+			t.Errorf("%s: Update = %v, want ErrMoved", name, err)
+		}
+		if v, err := s.Meta(ctx, "w"); err != nil || v != "held" {
+			t.Errorf("%s: w = %q, %v after the failed update; want held", name, v, err)
+		}
+	}
+	// The store stays usable, on the connection the failure was on too.
+	for range 4 {
+		update(t, s, func(tx qun.Tx) error {
+			if err := tx.ExpectMeta("v", "3"); err != nil {
+				return err
+			}
+			return tx.SetMeta("w", "held")
+		})
+	}
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"ViewIsReadOnly", testViewReadOnly},
 		{"Reset", testReset},
 		{"Meta", testMeta},
+		{"ExpectMeta", testExpectMeta},
 		{"LockChat", testLockChat},
 		{"WriteSkew", testWriteSkew},
 		{"Search", testSearch},
