@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"strings"
 
@@ -51,4 +53,44 @@ func Explain(db *DB, query string, args []any) ([]string, error) {
 func Migrations() int {
 	names, _ := fs.Glob(migrations, "migrations/*.sql")
 	return len(names)
+}
+
+// RowsTouched runs query with args under EXPLAIN ANALYZE, with the
+// statistics of what the tables hold, and returns the rows its plan nodes
+// produced and filtered away: the work a statement does, whatever the
+// machine's speed.
+func RowsTouched(db *DB, query string, args []any) (int, error) {
+	ctx := context.Background()
+	var plan []byte
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `ANALYZE`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+query, args...).Scan(&plan)
+	})
+	if err != nil {
+		return 0, err
+	}
+	var out []struct{ Plan node }
+	if err := json.Unmarshal(plan, &out); err != nil || len(out) != 1 {
+		return 0, fmt.Errorf("EXPLAIN answered %s: %v", plan, err)
+	}
+	return out[0].Plan.rows(), nil
+}
+
+// node is a plan node as EXPLAIN (FORMAT JSON) writes it.
+type node struct {
+	Rows     float64 `json:"Actual Rows"`
+	Loops    float64 `json:"Actual Loops"`
+	Filtered float64 `json:"Rows Removed by Filter"`
+	Rechecks float64 `json:"Rows Removed by Index Recheck"`
+	Plans    []node  `json:"Plans"`
+}
+
+func (n node) rows() int {
+	sum := int(n.Rows*n.Loops + n.Filtered + n.Rechecks)
+	for _, c := range n.Plans {
+		sum += c.rows()
+	}
+	return sum
 }

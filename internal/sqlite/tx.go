@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -761,24 +763,47 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 }
 
 func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qun.Event, error) {
-	push, err := tx.events(`WHERE due_at <= ? AND conn = 0 AND app_id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at LIMIT ?`,
-		sqlstore.MS(now), sqlstore.Encode(sqlstore.OrEmpty(busy)), limit)
-	connected = sqlstore.Without(connected, busy)
-	if err != nil || len(connected) == 0 {
-		return push, err
+	// The apps with pending webhook events, one seek each in
+	// events_push_app, less the busy ones, whose backlogs are not read.
+	var push []int64
+	for app := int64(0); ; {
+		err := tx.scanRow(`SELECT app_id FROM events WHERE app_id > ? AND due_at IS NOT NULL AND conn = 0 ORDER BY app_id LIMIT 1`, []any{app}, &app)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return nil, fail("events", err)
+		}
+		if !slices.Contains(busy, app) {
+			push = append(push, app)
+		}
 	}
-	// Each connected app's first LIMIT due events, one statement per app
-	// over events_conn_due (app_id, due_at): the cost is bounded by the
-	// LIMIT, not by an app's backlog; MergeDue orders them.
-	var conn []qun.Event
-	for _, app := range connected {
-		es, err := tx.events(`WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`, app, sqlstore.MS(now), limit)
+	due, err := tx.dueByApp(nil, push, now, false, limit)
+	if err != nil {
+		return nil, err
+	}
+	return tx.dueByApp(due, sqlstore.Without(connected, busy), now, true, limit)
+}
+
+// dueByApp adds to out each app's first limit events due at now of one
+// delivery mode, one statement per app over events_conn_due or
+// events_push_app (app_id, due_at): the cost is bounded by the LIMIT, not
+// by an app's backlog; MergeDue orders them. The mode is written into the
+// text, so that SQLite can match the partial index.
+func (tx *tx) dueByApp(out []qun.Event, apps []int64, now time.Time, conn bool, limit int) ([]qun.Event, error) {
+	q := `WHERE app_id = ? AND due_at <= ? AND conn = 0 ORDER BY due_at LIMIT ?`
+	if conn {
+		q = `WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`
+	}
+	var got []qun.Event
+	for _, app := range apps {
+		es, err := tx.events(q, app, sqlstore.MS(now), limit)
 		if err != nil {
 			return nil, err
 		}
-		conn = append(conn, es...)
+		got = append(got, es...)
 	}
-	return sqlstore.MergeDue(push, conn, limit), nil
+	return sqlstore.MergeDue(out, got, limit), nil
 }
 
 func (tx *tx) UpdateEvent(e qun.Event) error {

@@ -409,6 +409,74 @@ func testCreateWithMembers(t *testing.T, s qun.Store) {
 	})
 }
 
+// testDueBusy: DueEvents leaves out the apps in busy and still gives the
+// others' due events oldest first up to the limit, whatever the order in
+// which the apps' events fall due (a busy app's backlog in front of every
+// other app's events included).
+func testDueBusy(t *testing.T, s qun.Store) {
+	tenant, a, _ := seed(t, s, qun.Feishu, "t1", 0)
+	b := qun.App{Platform: qun.Feishu, TenantID: tenant.ID, Key: "cli_b", Secret: "s", Bot: true, Installed: true}
+	c := qun.App{Platform: qun.Feishu, TenantID: tenant.ID, Key: "cli_c", Secret: "s", Bot: true, Installed: true}
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.CreateApp(&b); err != nil {
+			return err
+		}
+		return tx.CreateApp(&c)
+	})
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	var es []qun.Event
+	ev := func(name string, app qun.App, mode qun.EventMode, due time.Duration) {
+		es = append(es, qun.Event{
+			EventID: fmt.Sprintf("%030d%s", len(es), name), Platform: qun.Feishu, App: app.ID, AppKey: app.Key, Tenant: tenant.Key,
+			ChatID: "oc_x", Type: qun.FeishuUserAdded, Mode: mode, Body: `{}`,
+			CreatedAt: t0, Status: qun.EventPending, DueAt: t0.Add(due),
+		})
+	}
+	// a's backlog falls due before anything else.
+	for i := 1; i <= 5; i++ {
+		ev(fmt.Sprintf("a%d", i), a, qun.Webhook, time.Duration(i)*100*time.Millisecond)
+	}
+	ev("b2", b, qun.Webhook, 2*time.Second)
+	ev("b1", b, qun.Webhook, time.Second)
+	ev("b9", b, qun.Webhook, 9*time.Second)
+	ev("cw", c, qun.Webhook, time.Hour)
+	ev("cc", c, qun.Connection, 3*time.Second)
+	update(t, s, func(tx qun.Tx) error { return tx.AddEvents(es) })
+	view(t, s, func(tx qun.Tx) error {
+		for _, k := range []struct {
+			now             time.Duration
+			connected, busy []int64
+			limit           int
+			want            []string
+		}{
+			{5 * time.Second, nil, nil, 3, []string{"a1", "a2", "a3"}},
+			{5 * time.Second, nil, []int64{a.ID}, 10, []string{"b1", "b2"}},
+			{5 * time.Second, nil, []int64{a.ID}, 1, []string{"b1"}},
+			{5 * time.Second, nil, []int64{b.ID}, 3, []string{"a1", "a2", "a3"}},
+			{5 * time.Second, nil, []int64{c.ID}, 10, []string{"a1", "a2", "a3", "a4", "a5", "b1", "b2"}},
+			{5 * time.Second, []int64{c.ID}, []int64{a.ID}, 10, []string{"b1", "b2", "cc"}},
+			{5 * time.Second, []int64{c.ID}, []int64{a.ID, b.ID}, 10, []string{"cc"}},
+			{5 * time.Second, []int64{c.ID}, []int64{c.ID}, 6, []string{"a1", "a2", "a3", "a4", "a5", "b1"}},
+			{2 * time.Hour, nil, []int64{a.ID}, 10, []string{"b1", "b2", "b9", "cw"}},
+			{2 * time.Hour, nil, []int64{a.ID, b.ID, c.ID}, 10, nil},
+			{0, nil, []int64{a.ID}, 10, nil},
+		} {
+			due, err := tx.DueEvents(t0.Add(k.now), k.connected, k.busy, k.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range due {
+				got = append(got, e.EventID[30:])
+			}
+			if !slices.Equal(got, k.want) {
+				t.Errorf("DueEvents(+%v, %v, busy %v, %d) = %v, want %v", k.now, k.connected, k.busy, k.limit, got, k.want)
+			}
+		}
+		return nil
+	})
+}
+
 // testOutbox: events and their attempts round-trip; DueEvents finds the
 // webhook events due and the connection events of the apps asked for,
 // oldest due first; a claim by one Update hides an event from a

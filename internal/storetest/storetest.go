@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Batches", testBatches},
 		{"CreateWithMembers", testCreateWithMembers},
 		{"Outbox", testOutbox},
+		{"DueBusy", testDueBusy},
 		{"Messages", testMessages},
 	}
 	for _, tc := range tests {
@@ -1065,4 +1066,86 @@ func equalJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// BacklogCost checks that a delivery poll leaving a busy app out does the
+// same work whether that app's due backlog holds small events or large:
+// for each size it opens a store, seeds the backlog (and three events of
+// another app, which the poll must answer), records the statements the
+// poll issues through trace (which the store calls with each statement
+// while it is set; nil unsets it), and sums their work as measured by
+// work (a count that does not depend on the machine's speed).
+func BacklogCost(t *testing.T, open func(t *testing.T) qun.Store, trace func(fn func(query string, args []any)), work func(s qun.Store, query string, args []any) (int, error), small, large int) {
+	t.Helper()
+	cost := func(n int) int {
+		s := open(t)
+		defer s.Close()
+		poll := backlog(t, s, n)
+		type stmt struct {
+			query string
+			args  []any
+		}
+		var (
+			mu  sync.Mutex
+			ran []stmt
+		)
+		trace(func(q string, args []any) {
+			mu.Lock()
+			defer mu.Unlock()
+			ran = append(ran, stmt{q, slices.Clone(args)})
+		})
+		poll()
+		trace(nil)
+		sum := 0
+		for _, st := range ran {
+			n, err := work(s, st.query, st.args)
+			if err != nil {
+				t.Fatalf("measuring %s: %v", st.query, err)
+			}
+			sum += n
+		}
+		return sum
+	}
+	a, b := cost(small), cost(large)
+	t.Logf("the work of a poll with a busy app: %d at a backlog of %d, %d at %d", a, small, b, large)
+	if a == 0 || b > a+a/10 {
+		t.Errorf("a poll with a busy app did %d units of work at a backlog of %d and %d at %d: its cost grows with the backlog", a, small, b, large)
+	}
+}
+
+// backlog seeds an empty store with n due webhook events of one app and
+// three of another, and returns a poll that leaves the first app out as
+// busy; the poll fails t unless it answers the other app's three.
+func backlog(t *testing.T, s qun.Store, n int) (poll func()) {
+	t.Helper()
+	tenant, busy, _ := seed(t, s, qun.Feishu, "t1", 0)
+	other := qun.App{Platform: qun.Feishu, TenantID: tenant.ID, Key: "cli_other", Secret: "s", Bot: true, Installed: true}
+	update(t, s, func(tx qun.Tx) error { return tx.CreateApp(&other) })
+	t0 := time.UnixMilli(1_700_000_000_000).UTC()
+	var es []qun.Event
+	for i := range n + 3 {
+		app, due := busy, time.Duration(i)*time.Millisecond
+		if i >= n {
+			app, due = other, time.Hour+due
+		}
+		es = append(es, qun.Event{
+			EventID: fmt.Sprintf("%032d", i), Platform: qun.Feishu, App: app.ID, AppKey: app.Key, Tenant: tenant.Key,
+			ChatID: "oc_x", Type: qun.FeishuUserAdded, Mode: qun.Webhook, Body: `{}`,
+			CreatedAt: t0, Status: qun.EventPending, DueAt: t0.Add(due),
+		})
+	}
+	update(t, s, func(tx qun.Tx) error { return tx.AddEvents(es) })
+	return func() {
+		t.Helper()
+		view(t, s, func(tx qun.Tx) error {
+			due, err := tx.DueEvents(t0.Add(2*time.Hour), nil, []int64{busy.ID}, 32)
+			if err != nil {
+				return err
+			}
+			if len(due) != 3 || due[0].App != other.ID || due[2].EventID != es[n+2].EventID {
+				t.Errorf("DueEvents with a busy app = %d events, want the other app's 3", len(due))
+			}
+			return nil
+		})
+	}
 }
