@@ -985,23 +985,23 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 	return nil
 }
 
-func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qun.Event, error) {
-	// Each app's first LIMIT due events, read per app from events_push_app
-	// or events_conn_due (app_id, due_at): the cost is bounded by the LIMIT
-	// and the apps with pending events, not by any app's backlog, and the
-	// busy apps' events are not read at all; MergeDue orders them. The
-	// apps with pending webhook events come from a recursive loose scan of
-	// events_push_app, one seek per app.
+func (tx *tx) DueEvents(d qun.Due) ([]qun.Event, error) {
+	// Each app's first d.Each() due events, read per app from
+	// events_push_app or events_conn_due (app_id, due_at): the cost is
+	// bounded by the LIMIT and the apps with pending events, not by any
+	// app's backlog, and the busy apps' events are not read at all;
+	// MergeDue orders them. The apps with pending webhook events come from
+	// a recursive loose scan of events_push_app, one seek per app.
 	push, err := tx.eventRows(`WITH RECURSIVE a (app) AS (SELECT 0::bigint UNION ALL SELECT (SELECT app_id FROM events WHERE app_id > a.app AND due_at IS NOT NULL AND NOT conn ORDER BY app_id LIMIT 1) FROM a WHERE a.app IS NOT NULL)
 		SELECT e.id, e.app_id, e.data FROM a, LATERAL (SELECT id, app_id, data FROM events WHERE app_id = a.app AND due_at <= ? AND NOT conn ORDER BY due_at LIMIT ?) e WHERE NOT (a.app = ANY(?::bigint[]))`,
-		sqlstore.MS(now), limit, sqlstore.OrEmpty(busy))
-	connected = sqlstore.Without(connected, busy)
+		sqlstore.MS(d.Now), d.Each(), sqlstore.OrEmpty(d.Busy))
+	connected := sqlstore.Without(d.Connected, d.Busy)
 	if err != nil || len(connected) == 0 {
-		return sqlstore.MergeDue(push, nil, limit), err
+		return sqlstore.MergeDue(push, nil, d.Limit), err
 	}
 	conn, err := tx.eventRows(`SELECT e.id, e.app_id, e.data FROM unnest(?::bigint[]) AS a (app), LATERAL (SELECT id, app_id, data FROM events WHERE app_id = a.app AND due_at <= ? AND conn ORDER BY due_at LIMIT ?) e`,
-		connected, sqlstore.MS(now), limit)
-	return sqlstore.MergeDue(push, conn, limit), err
+		connected, sqlstore.MS(d.Now), d.Each())
+	return sqlstore.MergeDue(push, conn, d.Limit), err
 }
 
 func (tx *tx) UpdateEvent(e qun.Event) error {

@@ -518,6 +518,24 @@ type Claim struct {
 	Lease time.Duration
 }
 
+// Due asks a store for the pending events due at Now: the webhook events
+// and the connection events of the apps in Connected, less those of the
+// apps in Busy, at most Limit in all and PerApp (0: no bound but Limit)
+// of any one app.
+type Due struct {
+	Now             time.Time
+	Connected, Busy []int64
+	Limit, PerApp   int
+}
+
+// Each is how many events of one app d takes at most.
+func (d Due) Each() int {
+	if d.PerApp > 0 && d.PerApp < d.Limit {
+		return d.PerApp
+	}
+	return d.Limit
+}
+
 // busy lists the apps with PerApp attempts under way.
 func (c Claim) busy() []int64 {
 	var out []int64
@@ -537,7 +555,7 @@ func (s *Service) ClaimEvents(ctx context.Context, c Claim) ([]Event, error) {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = out[:0]
 		now := s.now()
-		due, err := tx.DueEvents(now, c.Connected, c.busy(), c.Limit)
+		due, err := tx.DueEvents(Due{Now: now, Connected: c.Connected, Busy: c.busy(), Limit: c.Limit, PerApp: c.PerApp})
 		if err != nil {
 			return err
 		}
@@ -563,7 +581,7 @@ func (s *Service) ClaimEvents(ctx context.Context, c Claim) ([]Event, error) {
 func (s *Service) DueEvents(ctx context.Context, c Claim) (bool, error) {
 	var any bool
 	err := s.store.View(ctx, func(tx Tx) error {
-		due, err := tx.DueEvents(s.now(), c.Connected, c.busy(), 1)
+		due, err := tx.DueEvents(Due{Now: s.now(), Connected: c.Connected, Busy: c.busy(), Limit: 1})
 		any = len(due) > 0
 		return err
 	})

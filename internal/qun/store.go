@@ -173,10 +173,8 @@ type Tx interface {
 
 	// AddEvents writes events to the outbox and sets their IDs.
 	AddEvents(es []Event) error
-	// DueEvents lists up to limit pending events due at now, oldest due
-	// first: the webhook events and the connection events of the apps in
-	// connected, leaving out those of the apps in busy.
-	DueEvents(now time.Time, connected, busy []int64, limit int) ([]Event, error)
+	// DueEvents lists the pending events d asks for, oldest due first.
+	DueEvents(d Due) ([]Event, error)
 	// UpdateEvent replaces the event with e's ID.
 	UpdateEvent(e Event) error
 	Event(id int64) (Event, error)

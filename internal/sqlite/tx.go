@@ -762,7 +762,7 @@ func (tx *tx) AddEvents(es []qun.Event) error {
 	return nil
 }
 
-func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qun.Event, error) {
+func (tx *tx) DueEvents(d qun.Due) ([]qun.Event, error) {
 	// The apps with pending webhook events, one seek each in
 	// events_push_app, less the busy ones, whose backlogs are not read.
 	var push []int64
@@ -774,36 +774,36 @@ func (tx *tx) DueEvents(now time.Time, connected, busy []int64, limit int) ([]qu
 		if err != nil {
 			return nil, fail("events", err)
 		}
-		if !slices.Contains(busy, app) {
+		if !slices.Contains(d.Busy, app) {
 			push = append(push, app)
 		}
 	}
-	due, err := tx.dueByApp(nil, push, now, false, limit)
+	due, err := tx.dueByApp(nil, push, d, false)
 	if err != nil {
 		return nil, err
 	}
-	return tx.dueByApp(due, sqlstore.Without(connected, busy), now, true, limit)
+	return tx.dueByApp(due, sqlstore.Without(d.Connected, d.Busy), d, true)
 }
 
-// dueByApp adds to out each app's first limit events due at now of one
-// delivery mode, one statement per app over events_conn_due or
+// dueByApp adds to out each app's first d.Each() events due at d.Now of
+// one delivery mode, one statement per app over events_conn_due or
 // events_push_app (app_id, due_at): the cost is bounded by the LIMIT, not
 // by an app's backlog; MergeDue orders them. The mode is written into the
 // text, so that SQLite can match the partial index.
-func (tx *tx) dueByApp(out []qun.Event, apps []int64, now time.Time, conn bool, limit int) ([]qun.Event, error) {
+func (tx *tx) dueByApp(out []qun.Event, apps []int64, d qun.Due, conn bool) ([]qun.Event, error) {
 	q := `WHERE app_id = ? AND due_at <= ? AND conn = 0 ORDER BY due_at LIMIT ?`
 	if conn {
 		q = `WHERE app_id = ? AND due_at <= ? AND conn = 1 ORDER BY due_at LIMIT ?`
 	}
 	var got []qun.Event
 	for _, app := range apps {
-		es, err := tx.events(q, app, sqlstore.MS(now), limit)
+		es, err := tx.events(q, app, sqlstore.MS(d.Now), d.Each())
 		if err != nil {
 			return nil, err
 		}
 		got = append(got, es...)
 	}
-	return sqlstore.MergeDue(out, got, limit), nil
+	return sqlstore.MergeDue(out, got, d.Limit), nil
 }
 
 func (tx *tx) UpdateEvent(e qun.Event) error {

@@ -410,9 +410,9 @@ func testCreateWithMembers(t *testing.T, s qun.Store) {
 }
 
 // testDueBusy: DueEvents leaves out the apps in busy and still gives the
-// others' due events oldest first up to the limit, whatever the order in
-// which the apps' events fall due (a busy app's backlog in front of every
-// other app's events included).
+// others' due events oldest first up to the limit, at most PerApp of each
+// app, whatever the order in which the apps' events fall due (a busy
+// app's backlog in front of every other app's events included).
 func testDueBusy(t *testing.T, s qun.Store) {
 	tenant, a, _ := seed(t, s, qun.Feishu, "t1", 0)
 	b := qun.App{Platform: qun.Feishu, TenantID: tenant.ID, Key: "cli_b", Secret: "s", Bot: true, Installed: true}
@@ -446,22 +446,26 @@ func testDueBusy(t *testing.T, s qun.Store) {
 		for _, k := range []struct {
 			now             time.Duration
 			connected, busy []int64
-			limit           int
+			limit, perApp   int
 			want            []string
 		}{
-			{5 * time.Second, nil, nil, 3, []string{"a1", "a2", "a3"}},
-			{5 * time.Second, nil, []int64{a.ID}, 10, []string{"b1", "b2"}},
-			{5 * time.Second, nil, []int64{a.ID}, 1, []string{"b1"}},
-			{5 * time.Second, nil, []int64{b.ID}, 3, []string{"a1", "a2", "a3"}},
-			{5 * time.Second, nil, []int64{c.ID}, 10, []string{"a1", "a2", "a3", "a4", "a5", "b1", "b2"}},
-			{5 * time.Second, []int64{c.ID}, []int64{a.ID}, 10, []string{"b1", "b2", "cc"}},
-			{5 * time.Second, []int64{c.ID}, []int64{a.ID, b.ID}, 10, []string{"cc"}},
-			{5 * time.Second, []int64{c.ID}, []int64{c.ID}, 6, []string{"a1", "a2", "a3", "a4", "a5", "b1"}},
-			{2 * time.Hour, nil, []int64{a.ID}, 10, []string{"b1", "b2", "b9", "cw"}},
-			{2 * time.Hour, nil, []int64{a.ID, b.ID, c.ID}, 10, nil},
-			{0, nil, []int64{a.ID}, 10, nil},
+			{5 * time.Second, nil, nil, 3, 0, []string{"a1", "a2", "a3"}},
+			{5 * time.Second, nil, []int64{a.ID}, 10, 0, []string{"b1", "b2"}},
+			{5 * time.Second, nil, []int64{a.ID}, 1, 0, []string{"b1"}},
+			{5 * time.Second, nil, []int64{b.ID}, 3, 0, []string{"a1", "a2", "a3"}},
+			{5 * time.Second, nil, []int64{c.ID}, 10, 0, []string{"a1", "a2", "a3", "a4", "a5", "b1", "b2"}},
+			{5 * time.Second, []int64{c.ID}, []int64{a.ID}, 10, 0, []string{"b1", "b2", "cc"}},
+			{5 * time.Second, []int64{c.ID}, []int64{a.ID, b.ID}, 10, 0, []string{"cc"}},
+			{5 * time.Second, []int64{c.ID}, []int64{c.ID}, 6, 0, []string{"a1", "a2", "a3", "a4", "a5", "b1"}},
+			{2 * time.Hour, nil, []int64{a.ID}, 10, 0, []string{"b1", "b2", "b9", "cw"}},
+			{2 * time.Hour, nil, []int64{a.ID, b.ID, c.ID}, 10, 0, nil},
+			{0, nil, []int64{a.ID}, 10, 0, nil},
+			// PerApp bounds each app's share, not the whole.
+			{5 * time.Second, []int64{c.ID}, nil, 10, 2, []string{"a1", "a2", "b1", "b2", "cc"}},
+			{2 * time.Hour, nil, nil, 4, 1, []string{"a1", "b1", "cw"}},
+			{5 * time.Second, nil, []int64{b.ID}, 10, 20, []string{"a1", "a2", "a3", "a4", "a5"}},
 		} {
-			due, err := tx.DueEvents(t0.Add(k.now), k.connected, k.busy, k.limit)
+			due, err := tx.DueEvents(qun.Due{Now: t0.Add(k.now), Connected: k.connected, Busy: k.busy, Limit: k.limit, PerApp: k.perApp})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -470,7 +474,7 @@ func testDueBusy(t *testing.T, s qun.Store) {
 				got = append(got, e.EventID[30:])
 			}
 			if !slices.Equal(got, k.want) {
-				t.Errorf("DueEvents(+%v, %v, busy %v, %d) = %v, want %v", k.now, k.connected, k.busy, k.limit, got, k.want)
+				t.Errorf("DueEvents(+%v, %v, busy %v, limit %d, per app %d) = %v, want %v", k.now, k.connected, k.busy, k.limit, k.perApp, got, k.want)
 			}
 		}
 		return nil
@@ -535,7 +539,7 @@ func testOutbox(t *testing.T, s qun.Store) {
 			{2 * time.Second, []int64{app.ID, other.ID}, []int64{app.ID}, 10, []string{"03"}},
 			{2 * time.Second, []int64{other.ID}, []int64{other.ID}, 10, []string{"02", "01"}},
 		} {
-			got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(c.now), c.connected, c.busy, c.limit)))
+			got := ids(must[[]qun.Event](t)(tx.DueEvents(qun.Due{Now: t0.Add(c.now), Connected: c.connected, Busy: c.busy, Limit: c.limit})))
 			slices.Sort(got[:min(len(got), 2)]) // 03 and 04 are due together
 			want := slices.Clone(c.want)
 			slices.Sort(want[:min(len(want), 2)])
@@ -563,7 +567,7 @@ func testOutbox(t *testing.T, s qun.Store) {
 		t.Error("attempt ID not set")
 	}
 	view(t, s, func(tx qun.Tx) error {
-		if got := ids(must[[]qun.Event](t)(tx.DueEvents(t0.Add(time.Hour), nil, nil, 10))); !slices.Equal(got, []string{"01", "05"}) {
+		if got := ids(must[[]qun.Event](t)(tx.DueEvents(qun.Due{Now: t0.Add(time.Hour), Limit: 10}))); !slices.Equal(got, []string{"01", "05"}) {
 			t.Errorf("due after delivery: %v", got)
 		}
 		as := must[[]qun.Attempt](t)(tx.Attempts([]int64{done.ID, es[0].ID}))
@@ -598,7 +602,7 @@ func testOutbox(t *testing.T, s qun.Store) {
 			defer wg.Done()
 			err := s.Update(ctx, func(tx qun.Tx) error {
 				claimed.Delete(n)
-				due, err := tx.DueEvents(t0.Add(time.Hour), nil, nil, 10)
+				due, err := tx.DueEvents(qun.Due{Now: t0.Add(time.Hour), Limit: 10})
 				if err != nil {
 					return err
 				}

@@ -1138,7 +1138,7 @@ func backlog(t *testing.T, s qun.Store, n int) (poll func()) {
 	return func() {
 		t.Helper()
 		view(t, s, func(tx qun.Tx) error {
-			due, err := tx.DueEvents(t0.Add(2*time.Hour), nil, []int64{busy.ID}, 32)
+			due, err := tx.DueEvents(qun.Due{Now: t0.Add(2 * time.Hour), Busy: []int64{busy.ID}, Limit: 32})
 			if err != nil {
 				return err
 			}
