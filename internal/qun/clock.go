@@ -97,7 +97,7 @@ func (s *Service) RefreshClock(ctx context.Context) error {
 	if _, ok := ctx.Value(versionKey{}).(string); ok {
 		return nil // read for this request already (Sync)
 	}
-	raw, err := s.store.Meta(ctx, metaDirectory)
+	raw, err := s.count.get(ctx)
 	if err != nil {
 		return err
 	}
@@ -110,9 +110,11 @@ type versionKey struct{}
 // Sync reads the directory count for a request, once: the clock setting
 // and the fault rules are brought up to date with it, and the returned
 // context carries it, so that Authenticate and IssueToken do not read it
-// again.
+// again. Requests that ask at once share a read that began after each of
+// them asked (sharedRead), so each still sees every change committed
+// before it arrived.
 func (s *Service) Sync(ctx context.Context) (context.Context, error) {
-	raw, err := s.store.Meta(ctx, metaDirectory)
+	raw, err := s.count.get(ctx)
 	if err != nil {
 		return ctx, err
 	}
@@ -127,7 +129,7 @@ func (s *Service) directoryCount(ctx context.Context) (string, error) {
 	if raw, ok := ctx.Value(versionKey{}).(string); ok {
 		return raw, nil
 	}
-	raw, err := s.store.Meta(ctx, metaDirectory)
+	raw, err := s.count.get(ctx)
 	if err != nil {
 		return "", err
 	}

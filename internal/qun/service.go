@@ -33,6 +33,9 @@ type Service struct {
 	faults atomic.Pointer[[]Fault]
 	// authenticated observes the actors Authenticate returns.
 	authenticated atomic.Pointer[func(context.Context, Actor)]
+	// count shares the reads of the directory count among the requests
+	// that ask for it at once.
+	count sharedRead
 }
 
 // Option configures a Service.
@@ -48,6 +51,7 @@ func NewService(store Store, opts ...Option) *Service {
 	s := &Service{store: store, tokens: make(map[string]Token), actors: make(map[actorKey]cachedActor), wake: make(chan struct{}, 1)}
 	s.clock.base = time.Now
 	s.clock.seen.Store(-1)
+	s.count.read = func(ctx context.Context) (string, error) { return s.store.Meta(ctx, metaDirectory) }
 	for _, o := range opts {
 		o(s)
 	}
