@@ -32,7 +32,9 @@ type readCall struct {
 	err    error
 }
 
-// get returns a value read after get was called.
+// get returns a value read after get was called. A caller that starts a
+// read waits for it (its deadline bounds the read); a caller that joins
+// one returns as soon as its context ends.
 func (r *sharedRead) get(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	c := r.next

@@ -55,7 +55,7 @@ func send[T any](t *testing.T, ch chan<- T, v T) {
 	}
 }
 
-// waitJoined waits until n callers wait for the read that has not started.
+// waitJoined waits until joined, checked under r's lock, holds.
 func waitJoined(t *testing.T, r *sharedRead, joined func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -1069,7 +1069,8 @@ func equalJSON(a, b any) bool {
 }
 
 // BacklogCost checks that a delivery poll leaving a busy app out does the
-// same work whether that app's due backlog holds small events or large:
+// same work whether that app's due backlog holds small events or large
+// events:
 // for each size it opens a store, seeds the backlog (and three events of
 // another app, which the poll must answer), records the statements the
 // poll issues through trace (which the store calls with each statement
