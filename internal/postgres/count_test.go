@@ -37,7 +37,7 @@ func TestRoundTrips(t *testing.T) {
 		}
 	}
 	var chat string
-	count("Feishu create", 3, func() {
+	count("Feishu create", 2, func() {
 		chat = w.Str(w.Obj(w.Call("POST", "/open-apis/im/v1/chats", fs, body), "data"), "chat_id")
 	})
 	if chat == "" {

@@ -267,6 +267,14 @@ func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64
 		// with it (Tx.ExpectMeta).
 		err = fmt.Errorf("postgres: %w", qun.ErrMoved)
 	}
+	if t.committed {
+		// fn's last statement carried the COMMIT (Tx.Last); fn promised
+		// to return nil after it.
+		if err != nil {
+			return t, fmt.Errorf("postgres: the update failed after it committed: %w", err)
+		}
+		return t, nil
+	}
 	if err != nil || t.retry {
 		t.end(detached, "ROLLBACK")
 		if err == nil {

@@ -161,3 +161,38 @@ func TestConcurrentCreatesSerialise(t *testing.T) {
 		t.Errorf("320 independent creates retried %d times", n)
 	}
 }
+
+// TestLastCommits: after Tx.Last the next statement carries the COMMIT, in
+// its round trip (one traced statement, no COMMIT of its own), and a
+// statement after it is refused rather than run in a new transaction: the
+// update reports the broken promise and what was committed stays.
+func TestLastCommits(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	var sent []string
+	postgres.SetTrace(func(q string, _ []any) { sent = append(sent, q) })
+	err := db.Update(ctx, func(tx qun.Tx) error {
+		tx.Last()
+		return tx.SetMeta("k", "1")
+	})
+	postgres.SetTrace(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 {
+		t.Errorf("the update sent %d round trips (%q), want 1", len(sent), sent)
+	}
+	err = db.Update(ctx, func(tx qun.Tx) error {
+		tx.Last()
+		if err := tx.SetMeta("k", "2"); err != nil {
+			return err
+		}
+		return tx.SetMeta("k", "3")
+	})
+	if err == nil {
+		t.Error("a statement after the last one was taken")
+	}
+	if v, err := db.Meta(ctx, "k"); err != nil || v != "2" {
+		t.Errorf("k = %q, %v; want the last statement's 2, and nothing after it", v, err)
+	}
+}

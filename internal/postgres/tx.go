@@ -45,7 +45,17 @@ type tx struct {
 	// moved is set once one failed.
 	expect [][2]string
 	moved  bool
+	// last is set by Last: the next statement is sent with the COMMIT;
+	// committed once that COMMIT succeeded (no statement may follow).
+	last, committed bool
 }
+
+// Last has the next statement carry the COMMIT, in its round trip.
+func (tx *tx) Last() { tx.last = true }
+
+// errAfterLast is what a statement after the last one gets: the
+// transaction has committed.
+var errAfterLast = errors.New("postgres: a statement after the transaction's last one")
 
 // expectMeta is the comparison ExpectMeta sends (migration 5).
 const expectMeta = `SELECT qun_expect_meta($1, $2)`
@@ -106,14 +116,30 @@ func traced(query string, args []any) {
 // one round trip: the transaction's BEGIN, when it has not begun yet, and
 // the queued ExpectMeta comparisons (ok false when there is neither). The
 // caller reads the statement's results from br and closes it.
+//
+// After Last, the batch also carries the COMMIT, and is sent whatever the
+// caller's context does from then on (a commit sent is the server's to
+// decide); the caller reads it with settle.
 func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err error) {
-	if tx.begun && len(tx.expect) == 0 {
+	if tx.committed {
+		return nil, true, errAfterLast
+	}
+	if tx.begun && len(tx.expect) == 0 && !tx.last {
 		return nil, false, nil
 	}
+	ctx := tx.ctx
 	b := &pgx.Batch{}
 	lead := tx.lead(b)
 	b.Queue(rebind(query), args...)
-	br = tx.conn.SendBatch(tx.ctx, b)
+	if tx.last {
+		if err := ctx.Err(); err != nil {
+			tx.last = false
+			return nil, true, err
+		}
+		ctx = context.WithoutCancel(ctx)
+		b.Queue("COMMIT")
+	}
+	br = tx.conn.SendBatch(ctx, b)
 	for range lead {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -121,6 +147,34 @@ func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err
 		}
 	}
 	return br, true, nil
+}
+
+// settle reads the COMMIT a last statement carried (first), once the
+// statement's own results were read without error (err): the transaction
+// then has committed, or failed with the COMMIT's error. A failed
+// statement left the COMMIT unrun and the transaction aborted.
+func (tx *tx) settle(br pgx.BatchResults, err error) error {
+	if !tx.last {
+		return err
+	}
+	tx.last = false
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	answer := err // no rows is an answer: the COMMIT ran after it
+	tx.begun = false
+	tag, err := br.Exec()
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("postgres: COMMIT answered %s", tag)
+	}
+	if err != nil {
+		// As end: the transaction is over, the connection's state unsure.
+		tx.broke(err)
+		tx.conn.Conn().Close(context.WithoutCancel(tx.ctx))
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	tx.committed = true
+	return answer
 }
 
 // lead queues in b the BEGIN and the comparisons still to send, and
@@ -174,6 +228,7 @@ func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 	}
 	if ok {
 		tag, err := br.Exec()
+		err = tx.settle(br, tx.broke(err))
 		return tag, tx.broke(errors.Join(err, br.Close()))
 	}
 	tag, err := tx.conn.Exec(tx.ctx, rebind(query), args...)
@@ -184,6 +239,7 @@ func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
 	if trace.Load() != nil {
 		traced(rebind(query), args)
 	}
+	tx.last = false // rows are read after the call: COMMIT waits for end
 	br, ok, err := tx.first(query, args)
 	if err != nil {
 		return nil, err
@@ -212,7 +268,7 @@ func (tx *tx) scanRow(query string, args []any, dest ...any) error {
 		return err
 	}
 	if ok {
-		err := br.QueryRow().Scan(dest...)
+		err := tx.settle(br, tx.broke(br.QueryRow().Scan(dest...)))
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}

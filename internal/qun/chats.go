@@ -290,6 +290,11 @@ func (s *Service) createChat(tx Tx, actor Actor, rules chatRules, in NewChat) (C
 	for _, b := range bots {
 		members = append(members, Member{App: b.ID, Role: RoleMember, JoinedAt: now})
 	}
+	if len(bots) == 0 {
+		// Nothing follows the insert (no bot to tell): the store may
+		// commit with it.
+		tx.Last()
+	}
 	if err := tx.CreateChatWithMembers(&chat, members); ErrorCode(err) == EConflict && in.ChatID != "" {
 		return ChatView{}, &Error{Code: EConflict, Reason: ReasonChatIDTaken, Field: "chatid", IDs: []string{in.ChatID}, Message: "the chat ID is in use"}
 	} else if err != nil {

@@ -149,6 +149,7 @@ func (s *Service) createCorpGroupChat(tx Tx, actor Actor, in CorpGroupRequest) (
 	for _, u := range members {
 		joining = append(joining, Member{User: u.ID, Role: RoleMember, JoinedAt: now})
 	}
+	tx.Last() // the insert is the update's last call
 	if err := tx.CreateChatWithMembers(&chat, joining); err != nil {
 		return ChatView{}, err
 	}

@@ -211,6 +211,13 @@ type Tx interface {
 	// statement may fail with ErrMoved, which fn returns as it is, and an
 	// Update that failed the comparison returns ErrMoved whatever fn did.
 	ExpectMeta(key, value string) error
+	// Last says that fn's next call of this Tx is its last one and that
+	// fn returns nil once that call succeeds. A store may send its commit
+	// with that call, in the same round trip (a network store saves one):
+	// the call then also answers for the commit, so its error may be a
+	// failure to serialise, which the store retries as any, and once it
+	// succeeded the transaction has committed. A store may ignore it.
+	Last()
 	// Reset deletes the directory, links, chats, events and dedupe records; tokens
 	// and meta settings survive.
 	Reset() error

@@ -706,6 +706,9 @@ func (tx *tx) SetMeta(key, value string) error {
 	return fail("meta", err)
 }
 
+// Last changes nothing: the writer commits a group of updates at once.
+func (tx *tx) Last() {}
+
 // ExpectMeta compares at once: the writer's transaction sees every
 // committed change, and the group's meta values are shared (tx.meta).
 func (tx *tx) ExpectMeta(key, value string) error {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -766,6 +767,88 @@ func testMessages(t *testing.T, s qun.Store) {
 		}
 		return nil
 	})
+}
+
+// testLast: an update whose last call is announced (Tx.Last) commits with
+// it, both a write that answers a row (the chat's ID) and one that does
+// not; a last call that fails leaves the whole update unwritten, as does
+// one behind a failed ExpectMeta or a cancelled context; and the store
+// stays usable after each failure.
+func testLast(t *testing.T, s qun.Store) {
+	tenant, app, users := seed(t, s, qun.Feishu, "t1", 1)
+	c := newChat(tenant, app, "oc_last", "Last")
+	update(t, s, func(tx qun.Tx) error {
+		if err := tx.SetMeta("before", "written"); err != nil {
+			return err
+		}
+		tx.Last()
+		return tx.CreateChatWithMembers(&c, []qun.Member{{User: users[0].ID, Role: qun.RoleOwner, JoinedAt: c.CreatedAt}})
+	})
+	if c.ID == 0 {
+		t.Fatal("the last call set no chat ID")
+	}
+	update(t, s, func(tx qun.Tx) error { tx.Last(); return tx.SetMeta("v", "3") })
+	view(t, s, func(tx qun.Tx) error {
+		got := must[qun.Chat](t)(tx.ChatByChatID("oc_last"))
+		if got.ID != c.ID {
+			t.Errorf("the chat read back has ID %d, its create set %d", got.ID, c.ID)
+		}
+		if n := len(must[[]qun.Member](t)(tx.Members(qun.MemberFilter{Chat: c.ID}))); n != 1 {
+			t.Errorf("%d members, want 1", n)
+		}
+		for k, want := range map[string]string{"before": "written", "v": "3"} {
+			if v := must[string](t)(tx.Meta(k)); v != want {
+				t.Errorf("meta %s = %q, want %q", k, v, want)
+			}
+		}
+		return nil
+	})
+	cancelled, cancel := context.WithCancel(ctx)
+	failing := map[string]struct {
+		ctx context.Context
+		fn  func(tx qun.Tx) error
+		is  func(error) bool
+	}{
+		"the last call fails": {ctx, func(tx qun.Tx) error {
+			if err := tx.SetMeta("w", "written"); err != nil {
+				return err
+			}
+			tx.Last()
+			again := newChat(tenant, app, "oc_last", "Taken")
+			return tx.CreateChatWithMembers(&again, nil)
+		}, func(err error) bool { return qun.ErrorCode(err) == qun.EConflict }},
+		"the setting moved": {ctx, func(tx qun.Tx) error {
+			if err := tx.ExpectMeta("v", "2"); err != nil {
+				return err
+			}
+			tx.Last()
+			return tx.SetMeta("w", "written")
+		}, func(err error) bool { return errors.Is(err, qun.ErrMoved) }},
+		"the context is cancelled": {cancelled, func(tx qun.Tx) error {
+			if err := tx.SetMeta("w", "written"); err != nil {
+				return err
+			}
+			cancel()
+			tx.Last()
+			fresh := newChat(tenant, app, "oc_last_cancelled", "Cancelled")
+			return tx.CreateChatWithMembers(&fresh, nil)
+		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
+	}
+	for name, f := range failing {
+		if err := s.Update(f.ctx, f.fn); !f.is(err) {
+			t.Errorf("%s: Update = %v", name, err)
+		}
+		view(t, s, func(tx qun.Tx) error {
+			if v := must[string](t)(tx.Meta("w")); v != "" {
+				t.Errorf("%s: w = %q after the failed update; want it unset", name, v)
+			}
+			if _, err := tx.ChatByChatID("oc_last_cancelled"); qun.ErrorCode(err) != qun.ENotFound {
+				t.Errorf("%s: the cancelled update's chat: %v", name, err)
+			}
+			return nil
+		})
+		update(t, s, func(tx qun.Tx) error { tx.Last(); return tx.SetMeta("after", name) })
+	}
 }
 
 // testExpectMeta: an update held to a setting (Tx.ExpectMeta) commits

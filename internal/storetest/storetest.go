@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.Store) {
 		{"Reset", testReset},
 		{"Meta", testMeta},
 		{"ExpectMeta", testExpectMeta},
+		{"Last", testLast},
 		{"LockChat", testLockChat},
 		{"WriteSkew", testWriteSkew},
 		{"Search", testSearch},
