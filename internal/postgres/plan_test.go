@@ -34,6 +34,7 @@ var planExceptions = []struct {
 	{regexp.MustCompile(`FROM chats c ORDER BY c\.id$`), "the conformance suite lists every chat; no API does (the admin listing is limited)"},
 	{regexp.MustCompile(`FROM chats c WHERE c\.name = \$1 ORDER BY c\.id$`), "only the conformance suite filters by name alone; the core looks names up among a tenant's public chats (chats_public_name)"},
 	{regexp.MustCompile(`FROM chats c WHERE \(EXISTS \(SELECT 1 FROM members WHERE chat_id = c\.id AND app_id = \$1\) OR \(c\.public AND c\.tenant_id = \$2\)\) AND c\.status = \$3 ORDER BY c\.id$`), "only the conformance suite asks for a bot's chats with its tenant's public ones without a keyword; the core asks with one (search), which the gram index drives"},
+	{regexp.MustCompile(`^WITH c AS \(UPDATE chats SET creator_app = nullif\(creator_app, \$1::bigint\), owner_app = nullif\(owner_app, \$2::bigint\) WHERE creator_app = \$3 OR owner_app = \$4\) DELETE FROM apps WHERE id = \$5$`), "deleting an app (an admin's act) clears it from the chats it created or owns: one scan, where indexes for it would cost every create two entries (migration 7)"},
 	{regexp.MustCompile(`WHERE \$1::text IN \('', t\.platform\) AND \$2::bigint IN \(0, u\.tenant_id\) ORDER BY`), "Users lists every user of a platform for one write only: giving every user the identifiers of a new app; every listing pages (UsersAfter)"},
 }
 

@@ -441,8 +441,12 @@ func (tx *tx) UpdateApp(a qun.App) error {
 	return tx.affected("app", tag, err)
 }
 
+// DeleteApp deletes the app, clearing it from the chats it created or
+// owns (migration 7: no foreign key does) and, by their foreign keys, its
+// memberships and events.
 func (tx *tx) DeleteApp(id int64) error {
-	tag, err := tx.exec(`DELETE FROM apps WHERE id = ?`, id)
+	tag, err := tx.exec(`WITH c AS (UPDATE chats SET creator_app = nullif(creator_app, ?::bigint), owner_app = nullif(owner_app, ?::bigint) WHERE creator_app = ? OR owner_app = ?)
+		DELETE FROM apps WHERE id = ?`, id, id, id, id, id)
 	return tx.affected("app", tag, err)
 }
 
