@@ -701,7 +701,7 @@ func (tx *tx) CreateChatWithMembers(c *qun.Chat, members []qun.Member) error {
 	users, apps, roles, joined := memberColumns(members)
 	err := tx.scanRow(`WITH c AS (INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, active_at),
-		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT DISTINCT gram, c.id FROM c, unnest(?::text[]) AS gram),
+		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT gram, c.id FROM c, unnest(?::text[]) AS gram),
 		m AS (INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
 			SELECT c.id, nullif(u, 0), nullif(a, 0), r, j, c.active_at
 			FROM c, unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i
