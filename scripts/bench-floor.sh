@@ -6,7 +6,8 @@
 #
 #   scripts/bench-floor.sh [SECONDS] [CLIENTS...]
 #
-# Defaults: 10 seconds, 32 clients.
+# Defaults: 10 seconds, 32 clients. CLIENT=stdlib has qunload use
+# net/http's client instead of its own (-client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"; shift || true
@@ -26,7 +27,7 @@ for sc in ${SCENARIOS:-create dingtalk_create wecom_create}; do
   for c in "${clients[@]}"; do
     for pair in "floor:18201" "qun:18202"; do
       name="${pair%:*}" port="${pair#*:}"
-      out=$("$dir/qunload" -url "http://127.0.0.1:$port" -c "$c" -d "${secs}s" -scenario "$sc")
+      out=$("$dir/qunload" -url "http://127.0.0.1:$port" -c "$c" -d "${secs}s" -scenario "$sc" -client "${CLIENT:-raw}")
       rps=$(sed -nE 's/.* ([0-9]+) req\/s/\1/p' <<<"$out")
       p99=$(sed -nE 's/.*p99 ([^,]+),.*/\1/p' <<<"$out")
       cpu=$(sed -nE 's/.*server CPU ([^ ]+) per request.*/\1/p' <<<"$out")

@@ -28,7 +28,11 @@
 //	wecom_create     POST /cgi-bin/appchat/create, two members (durable)
 //
 // The server's CPU time per request is read from its /metrics
-// (process_cpu_seconds_total) before and after the run.
+// (process_cpu_seconds_total) before and after the run. Each client keeps
+// one connection, written and read in its own goroutine (-client raw), so
+// that the load tool takes as little of the machine's CPU from the server
+// as it can; -client stdlib uses net/http's Client instead (about twice
+// the load tool's CPU per request).
 package main
 
 import (
@@ -135,6 +139,7 @@ func run(args []string, out io.Writer) error {
 	app := fs.String("app", "cli_a10fbf7e94b8d01d", "Feishu app_id")
 	secret := fs.String("secret", "demo-feishu-secret", "app_secret")
 	adminToken := fs.String("admin-token", "", "admin token (admin_chats)")
+	client := fs.String("client", "raw", "the load's HTTP client: raw (one connection per client, written and read in its goroutine: the lighter) or stdlib (net/http's Client)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -171,10 +176,29 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	send := func(c int, req request) (int, []byte, error) { return call(hc, bases[c%len(bases)], req, cred) }
+	switch *client {
+	case "raw":
+		wires := make([]*wire, *clients)
+		for c := range wires {
+			if wires[c], err = newWire(bases[c%len(bases)]); err != nil {
+				return err
+			}
+		}
+		defer func() {
+			for _, w := range wires {
+				w.close()
+			}
+		}()
+		send = func(c int, req request) (int, []byte, error) { return wires[c].call(req, cred) }
+	case "stdlib":
+	default:
+		return fmt.Errorf("unknown -client %q (raw or stdlib)", *client)
+	}
 	cpuBefore, cpuErr := serversCPU(hc, bases)
 	latencies, failures, firstFail, elapsed := drive(*clients, *duration, func(c int, r *rand.Rand) error {
 		req := sc.next(r, *chats)
-		status, body, err := call(hc, bases[c%len(bases)], req, cred)
+		status, body, err := send(c, req)
 		if err == nil && status != sc.want {
 			err = fmt.Errorf("%s %s: HTTP %d, want %d", req.method, req.path, status, sc.want)
 		}
