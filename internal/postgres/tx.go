@@ -128,15 +128,17 @@ func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err
 		return nil, false, nil
 	}
 	ctx := tx.ctx
+	if tx.last {
+		if err := ctx.Err(); err != nil {
+			tx.last = false
+			return nil, true, err // nothing sent
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
 	b := &pgx.Batch{}
 	lead := tx.lead(b)
 	b.Queue(rebind(query), args...)
 	if tx.last {
-		if err := ctx.Err(); err != nil {
-			tx.last = false
-			return nil, true, err
-		}
-		ctx = context.WithoutCancel(ctx)
 		b.Queue("COMMIT")
 	}
 	br = tx.conn.SendBatch(ctx, b)
