@@ -1034,15 +1034,48 @@ func (tx *tx) Reset() error {
 
 // Events.
 
+// AddEvents inserts the events in one statement, each taking its ID from
+// the row its event ID names.
 func (tx *tx) AddEvents(es []qun.Event) error {
-	for i := range es {
-		e := &es[i]
-		conn, due, data := sqlstore.EventRow(*e)
-		err := tx.scanRow(`INSERT INTO events (event_id, app_id, chat_id, conn, status, created_at, due_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			[]any{e.EventID, e.App, e.ChatID, conn, string(e.Status), sqlstore.MS(e.CreatedAt), due, data}, &e.ID)
-		if err != nil {
+	if len(es) == 0 {
+		return nil
+	}
+	var (
+		eventIDs, chats, statuses, data = make([]string, len(es)), make([]string, len(es)), make([]string, len(es)), make([]string, len(es))
+		apps, created                   = make([]int64, len(es)), make([]int64, len(es))
+		conns                           = make([]bool, len(es))
+		dues                            = make([]*int64, len(es))
+	)
+	for i, e := range es {
+		conn, due, body := sqlstore.EventRow(e)
+		eventIDs[i], apps[i], chats[i], conns[i], statuses[i], created[i], data[i] = e.EventID, e.App, e.ChatID, conn, string(e.Status), sqlstore.MS(e.CreatedAt), body
+		if ms, ok := due.(int64); ok {
+			dues[i] = &ms
+		}
+	}
+	rows, err := tx.query(`INSERT INTO events (event_id, app_id, chat_id, conn, status, created_at, due_at, data)
+		SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::boolean[], ?::text[], ?::bigint[], ?::bigint[], ?::text[]) RETURNING id, event_id`,
+		eventIDs, apps, chats, conns, statuses, created, dues, data)
+	if err != nil {
+		return tx.fail("event", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]int64, len(es))
+	for rows.Next() {
+		var (
+			id      int64
+			eventID string
+		)
+		if err := rows.Scan(&id, &eventID); err != nil {
 			return tx.fail("event", err)
 		}
+		ids[eventID] = id
+	}
+	if err := rows.Err(); err != nil {
+		return tx.fail("event", err)
+	}
+	for i := range es {
+		es[i].ID = ids[es[i].EventID]
 	}
 	return nil
 }
