@@ -196,3 +196,46 @@ func TestLastCommits(t *testing.T) {
 		t.Errorf("k = %q, %v; want the last statement's 2, and nothing after it", v, err)
 	}
 }
+
+// TestEventsOneStatement: an update's events, however many, are one
+// statement (one round trip), and each gets its row's ID.
+func TestEventsOneStatement(t *testing.T) {
+	db := open(t, "")
+	ctx := context.Background()
+	tenant := qun.Tenant{Platform: qun.Feishu, Key: "t1", Name: "T"}
+	app := qun.App{Platform: qun.Feishu, Key: "cli_e", Secret: "s", Bot: true, Installed: true}
+	if err := db.Update(ctx, func(tx qun.Tx) error {
+		if err := tx.CreateTenant(&tenant); err != nil {
+			return err
+		}
+		app.TenantID = tenant.ID
+		return tx.CreateApp(&app)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	var es []qun.Event
+	for i := range 5 {
+		es = append(es, qun.Event{EventID: fmt.Sprintf("ev_%d", i), Platform: qun.Feishu, App: app.ID, AppKey: app.Key, Tenant: tenant.Key,
+			ChatID: "oc_e", Type: qun.FeishuUserAdded, Mode: qun.Webhook, Body: "{}", CreatedAt: now, Status: qun.EventPending, DueAt: now})
+	}
+	var sent atomic.Int64
+	postgres.SetTrace(func(q string, _ []any) {
+		if q != "COMMIT" {
+			sent.Add(1)
+		}
+	})
+	err := db.Update(ctx, func(tx qun.Tx) error { return tx.AddEvents(es) })
+	postgres.SetTrace(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sent.Load(); n != 1 {
+		t.Errorf("five events took %d statements, want 1", n)
+	}
+	for i, e := range es {
+		if e.ID == 0 || i > 0 && e.ID <= es[i-1].ID {
+			t.Errorf("event %d has ID %d after %d", i, e.ID, es[max(i-1, 0)].ID)
+		}
+	}
+}
