@@ -75,7 +75,6 @@ for r in $(seq "$rounds"); do
 done
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 col() { local -n rows=$1; for r in "${!rows[@]}"; do echo "${rows[r]}"; done | awk -v k="$2" '{print $k}' | median; }
-am=$(for r in "${!A[@]}"; do read -r x _ <<<"${A[r]}"; read -r f _ <<<"${F[r]}"; echo $((x * 100 / f)); done | median)
-bm=$(for r in "${!B[@]}"; do read -r x _ <<<"${B[r]}"; read -r f _ <<<"${F[r]}"; echo $((x * 100 / f)); done | median)
-printf '| median | %s | %s | %s | %s %% | %s %% | %s µs | %s µs | %s µs | %s µs |\n' "$(col A 1)" "$(col B 1)" "$(col F 1)" "$am" "$bm" \
+share() { local -n rows=$1; for r in "${!rows[@]}"; do read -r x _ <<<"${rows[r]}"; read -r f _ <<<"${F[r]}"; echo $((x * 100 / f)); done | median; }
+printf '| median | %s | %s | %s | %s %% | %s %% | %s µs | %s µs | %s µs | %s µs |\n' "$(col A 1)" "$(col B 1)" "$(col F 1)" "$(share A)" "$(share B)" \
   "$(col A 2)" "$(col B 2)" "$(col A 3)" "$(col B 3)"
