@@ -443,12 +443,13 @@ func (tx *tx) UpdateApp(a qun.App) error {
 	return tx.affected("app", tag, err)
 }
 
-// DeleteApp deletes the app, clearing it from the chats it created or
-// owns (migration 7: no foreign key does) and, by their foreign keys, its
-// memberships and events.
+// DeleteApp deletes the app, its memberships and clears it from the chats
+// it created or owns (migrations 7 and 8: no foreign key does), and, by
+// their foreign key, its events.
 func (tx *tx) DeleteApp(id int64) error {
-	tag, err := tx.exec(`WITH c AS (UPDATE chats SET creator_app = nullif(creator_app, ?::bigint), owner_app = nullif(owner_app, ?::bigint) WHERE creator_app = ? OR owner_app = ?)
-		DELETE FROM apps WHERE id = ?`, id, id, id, id, id)
+	tag, err := tx.exec(`WITH c AS (UPDATE chats SET creator_app = nullif(creator_app, ?::bigint), owner_app = nullif(owner_app, ?::bigint) WHERE creator_app = ? OR owner_app = ?),
+		m AS (DELETE FROM members WHERE app_id = ?)
+		DELETE FROM apps WHERE id = ?`, id, id, id, id, id, id)
 	return tx.affected("app", tag, err)
 }
 
@@ -700,14 +701,13 @@ func (tx *tx) CreateChat(c *qun.Chat) error {
 func (tx *tx) CreateChatWithMembers(c *qun.Chat, members []qun.Member) error {
 	text := qun.SearchText(*c)
 	grams := sqlstore.OrEmpty(qun.SearchGrams(text))
-	users, apps, roles, joined := memberColumns(members)
+	users, apps, roles, joined := memberColumns(firstOfEach(members))
 	err := tx.scanRow(`WITH c AS (INSERT INTO chats (chat_id, conversation_id, platform, tenant_id, creator_app, owner_user, owner_app, name, status, public, search, active_at, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, active_at),
 		g AS (INSERT INTO chat_grams (gram, chat_id) SELECT gram, c.id FROM c, unnest(?::text[]) AS gram),
 		m AS (INSERT INTO members (chat_id, user_id, app_id, role, joined_at, active_at)
 			SELECT c.id, nullif(u, 0), nullif(a, 0), r, j, c.active_at
-			FROM c, unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i
-			ON CONFLICT DO NOTHING)
+			FROM c, unnest(?::bigint[], ?::bigint[], ?::text[], ?::bigint[]) WITH ORDINALITY AS v (u, a, r, j, i) ORDER BY i)
 		SELECT id FROM c`,
 		[]any{c.ChatID, sqlstore.NullString(c.ConversationID), c.Platform, c.TenantID, sqlstore.NullID(c.CreatorApp), sqlstore.NullID(c.OwnerUser), sqlstore.NullID(c.OwnerApp), c.Name, c.Status,
 			isPublic(c), text, sqlstore.MS(c.UpdatedAt), sqlstore.Encode(c), grams, users, apps, roles, joined}, &c.ID)
@@ -719,6 +719,23 @@ func (tx *tx) CreateChatWithMembers(c *qun.Chat, members []qun.Member) error {
 	}
 	tx.sawChat(*c)
 	return nil
+}
+
+// firstOfEach is members without the repeats of a user or bot after its
+// first, as AddMembers leaves them out: a new chat's members can conflict
+// only among themselves, so its insert needs no ON CONFLICT (a speculative
+// insertion, checking every unique index first, per row).
+func firstOfEach(members []qun.Member) []qun.Member {
+	seen := make(map[[2]int64]bool, len(members))
+	out := members[:0:0]
+	for _, m := range members {
+		k := [2]int64{m.User, m.App}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // memberColumns are members as the columns unnest reads (0 for NULL).
