@@ -95,3 +95,16 @@ func (n node) rows() int {
 	}
 	return sum
 }
+
+// SetCombineGate has every combined batch call fn with its number of
+// updates before it is sent (nil: nothing). Set it while db is idle.
+func SetCombineGate(db *DB, fn func(n int)) { db.combiner.gate = fn }
+
+// CombineQueued counts the updates waiting for a combined batch.
+func CombineQueued(db *DB) int { return db.combiner.queued() }
+
+// CombineLimit is how many combined batches db has under way at most.
+func CombineLimit(db *DB) int { return db.combiner.limit }
+
+// TakeSetting is takeSetting.
+var TakeSetting = takeSetting

@@ -21,6 +21,10 @@
 // default_query_exec_mode=exec or simple_protocol, since pgbouncer does
 // not keep prepared statements).
 //
+// An update whose only statement is its last (Tx.Last) is combined with
+// the other such updates waiting at that moment into one transaction, one
+// round trip (combine.go).
+//
 // Views run in REPEATABLE READ READ ONLY transactions: one consistent
 // snapshot. Migrations are the numbered files in migrations/, applied
 // under an advisory lock, so that nodes starting together on an empty
@@ -35,6 +39,7 @@ import (
 	"io/fs"
 	"maps"
 	"math/rand/v2"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -73,6 +78,8 @@ type DB struct {
 	// chats holds the node's lock of each chat an update asked for.
 	chatsMu sync.Mutex
 	chats   map[int64]*chatLock
+	// combiner sends updates of one statement together (combine.go).
+	combiner combiner
 }
 
 // chatLock is a node-local lock of one chat, with the number of updates
@@ -85,7 +92,16 @@ type chatLock struct {
 // Open connects to the database dsn names (a postgres:// URL or a
 // key=value string, as pgx reads them) and migrates it to the newest
 // schema.
+//
+// Besides pgx's settings the URL may carry qun_combine=N: how many
+// transactions combining one-statement updates (combine.go) the node has
+// under way at once (default 2; 0 sends every update in a transaction of
+// its own).
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	dsn, combine, err := takeSetting(dsn, "qun_combine", defaultFlying)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -101,11 +117,50 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	db := &DB{pool: pool, chats: map[int64]*chatLock{}}
+	db.combiner.db, db.combiner.limit = db, combine
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// takeSetting removes the setting key from dsn (a postgres:// URL's query
+// parameter or a key=value pair), which pgx would otherwise send to the
+// server as a run-time parameter, and returns its value, a count (def
+// when absent).
+func takeSetting(dsn, key string, def int) (string, int, error) {
+	raw, found := "", false
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		if q.Has(key) {
+			raw, found = q.Get(key), true
+			q.Del(key)
+			u.RawQuery = q.Encode()
+			dsn = u.String()
+		}
+	} else {
+		fields := strings.Fields(dsn)
+		kept := fields[:0]
+		for _, f := range fields {
+			if v, ok := strings.CutPrefix(f, key+"="); ok {
+				raw, found = v, true
+				continue
+			}
+			kept = append(kept, f)
+		}
+		if found {
+			dsn = strings.Join(kept, " ")
+		}
+	}
+	if !found {
+		return dsn, def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return "", 0, fmt.Errorf("%s=%q is not a count", key, raw)
+	}
+	return dsn, n, nil
 }
 
 // Close closes the connections.
@@ -180,7 +235,7 @@ func (db *DB) View(ctx context.Context, fn func(qun.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
-	t := &tx{ctx: ctx, conn: conn, begin: beginView}
+	t := &tx{ctx: ctx, db: db, conn: conn, begin: beginView}
 	defer func() {
 		t.end(context.WithoutCancel(ctx), "ROLLBACK")
 		conn.Release()
@@ -250,15 +305,14 @@ func (db *DB) Update(ctx context.Context, fn func(qun.Tx) error) error {
 // attempt runs fn once in a transaction and commits it. The tx it returns
 // says whether a failure is worth retrying.
 func (db *DB) attempt(ctx context.Context, fn func(qun.Tx) error, held map[int64]bool) (*tx, error) {
-	t := &tx{ctx: ctx, held: held, begin: beginUpdate}
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		return t, fmt.Errorf("postgres: connect: %w", err)
-	}
-	defer conn.Release()
-	t.conn = conn
+	t := &tx{ctx: ctx, db: db, held: held, begin: beginUpdate}
+	defer func() {
+		if t.conn != nil {
+			t.conn.Release()
+		}
+	}()
 	detached := context.WithoutCancel(ctx)
-	err = runGuarded(fn, t)
+	err := runGuarded(fn, t)
 	if t.lock != 0 {
 		err = errRestart
 	}

@@ -22,7 +22,10 @@ import (
 // first statement (begin is sent with it, in one round trip) and ends with
 // end.
 type tx struct {
-	ctx   context.Context
+	ctx context.Context
+	db  *DB
+	// conn is the transaction's connection, taken from the pool with the
+	// first statement sent (a combined update never takes one).
 	conn  *pgxpool.Conn
 	begin string
 	// begun is set once begin was sent; failed once a statement failed
@@ -124,6 +127,13 @@ func (tx *tx) first(query string, args []any) (br pgx.BatchResults, ok bool, err
 	if tx.committed {
 		return nil, true, errAfterLast
 	}
+	if tx.conn == nil {
+		conn, err := tx.db.pool.Acquire(tx.ctx)
+		if err != nil {
+			return nil, true, fmt.Errorf("postgres: connect: %w", err)
+		}
+		tx.conn = conn
+	}
 	if tx.begun && len(tx.expect) == 0 && !tx.last {
 		return nil, false, nil
 	}
@@ -220,9 +230,46 @@ func (tx *tx) broke(err error) error {
 	return err
 }
 
+// combinable reports whether the next statement is its update's first and
+// last, which the combiner may send with other updates' (combine.go).
+func (tx *tx) combinable() bool {
+	return tx.last && !tx.begun && tx.conn == nil && tx.db != nil && tx.db.combiner.limit > 0
+}
+
+// combined sends the statement through the combiner, read reading its
+// results; done is false when it must be sent alone instead (its batch
+// failed), as first then does.
+func (tx *tx) combined(query string, args []any, read func(pgx.BatchResults) error) (done bool, err error) {
+	if err := tx.ctx.Err(); err != nil {
+		tx.last = false
+		return true, err // nothing sent
+	}
+	m := &member{ctx: tx.ctx, expect: tx.expect, query: rebind(query), args: args, read: read}
+	tx.db.combiner.run(m)
+	if m.alone {
+		return false, nil
+	}
+	tx.last, tx.expect = false, nil
+	if m.err != nil {
+		return true, m.err
+	}
+	tx.committed = true
+	return true, m.answer
+}
+
 func (tx *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 	if trace.Load() != nil {
 		traced(rebind(query), args)
+	}
+	if tx.combinable() {
+		var tag pgconn.CommandTag
+		done, err := tx.combined(query, args, func(br pgx.BatchResults) (err error) {
+			tag, err = br.Exec()
+			return err
+		})
+		if done {
+			return tag, tx.broke(err)
+		}
 	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {
@@ -264,6 +311,14 @@ func (tx *tx) query(query string, args ...any) (pgx.Rows, error) {
 func (tx *tx) scanRow(query string, args []any, dest ...any) error {
 	if trace.Load() != nil {
 		traced(rebind(query), args)
+	}
+	if tx.combinable() {
+		done, err := tx.combined(query, args, func(br pgx.BatchResults) error {
+			return br.QueryRow().Scan(dest...)
+		})
+		if done {
+			return tx.broke(err)
+		}
 	}
 	br, ok, err := tx.first(query, args)
 	if err != nil {

@@ -71,6 +71,24 @@ func (m *metrics) watchStore(store any) {
 			Help: "Transactions the store ran again after they failed to serialise with a concurrent one.",
 		}, func() float64 { return float64(r.Retries()) }))
 	}
+	if c, ok := store.(combining); ok {
+		for i, d := range []struct{ name, help string }{
+			{"qun_store_combined_batches_total", "Transactions in which the store sent several one-statement updates together."},
+			{"qun_store_combined_updates_total", "Updates the store sent in combined transactions."},
+			{"qun_store_combined_failures_total", "Combined transactions that failed, whose updates then ran alone."},
+		} {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: d.name, Help: d.help}, func() float64 {
+				batches, updates, failed := c.Combined()
+				return float64([]int64{batches, updates, failed}[i])
+			}))
+		}
+	}
+}
+
+// combining is a store that sends one-statement updates together
+// (PostgreSQL).
+type combining interface {
+	Combined() (batches, updates, failed int64)
 }
 
 func (m *metrics) observe(dialect, route string, status int, code string, d time.Duration) {
