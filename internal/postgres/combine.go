@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -51,10 +52,12 @@ type member struct {
 	query  string
 	args   []any
 	read   func(pgx.BatchResults) error
-	// wake is closed when the member's batch ended (or, with leads set,
-	// when the member is to send the next batch itself).
+	// wake is closed when the member's batch ended, or, with leads set,
+	// when the member is to send the next batch itself: batch, which it
+	// heads, taken from the queue when it was handed the place.
 	wake  chan struct{}
 	leads bool
+	batch []*member
 	// answer is read's error (pgx.ErrNoRows is an answer); err the
 	// batch's when it failed for all; alone set when the member must run
 	// by itself instead.
@@ -93,25 +96,20 @@ func (c *combiner) run(m *member) {
 	if c.flying < c.limit {
 		c.flying++
 		c.mu.Unlock()
-		c.lead(m)
+		c.lead([]*member{m})
 		return
 	}
 	c.queue = append(c.queue, m)
 	c.mu.Unlock()
 	<-m.wake
 	if m.leads {
-		c.lead(m)
+		c.lead(m.batch)
 	}
 }
 
-// lead sends a batch of m and the members queued behind it, then hands
-// its place to the first member queued meanwhile, if any.
-func (c *combiner) lead(m *member) {
-	c.mu.Lock()
-	n := min(len(c.queue), maxBatch-1)
-	batch := append([]*member{m}, c.queue[:n]...)
-	c.queue = c.queue[n:]
-	c.mu.Unlock()
+// lead sends batch, then hands its place under way to the members queued
+// meanwhile, if any: the first of them sends them all (up to maxBatch).
+func (c *combiner) lead(batch []*member) {
 	if c.gate != nil {
 		c.gate(len(batch))
 	}
@@ -125,8 +123,10 @@ func (c *combiner) lead(m *member) {
 		c.flying--
 		return
 	}
+	n := min(len(c.queue), maxBatch)
 	next := c.queue[0]
-	c.queue = c.queue[1:]
+	next.batch = slices.Clone(c.queue[:n])
+	c.queue = c.queue[n:]
 	next.leads = true
 	close(next.wake)
 }

@@ -73,7 +73,7 @@ func (m *metrics) watchStore(store any) {
 	}
 	if c, ok := store.(combining); ok {
 		for i, d := range []struct{ name, help string }{
-			{"qun_store_combined_batches_total", "Transactions in which the store sent several one-statement updates together."},
+			{"qun_store_combined_batches_total", "Transactions the store sent for one-statement updates, each carrying the updates waiting when it was sent."},
 			{"qun_store_combined_updates_total", "Updates the store sent in combined transactions."},
 			{"qun_store_combined_failures_total", "Combined transactions that failed, whose updates then ran alone."},
 		} {
