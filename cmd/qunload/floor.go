@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // floor serves what qun's Feishu create costs without qun: it decodes the
@@ -108,12 +111,11 @@ func floor(args []string, out io.Writer) error {
 		}
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "chatid": "wr0123456789abcdefghijklmnopqr"})
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", cpu.Seconds())
-	})
+	// The process's CPU, as qun's /metrics has it (read before and after
+	// a run, never during one), on every platform.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	fmt.Fprintf(out, "qunload floor listening on http://%s\n", *addr)
 	return http.ListenAndServe(*addr, mux)
 }
