@@ -113,7 +113,7 @@ func (c *combiner) lead(batch []*member) {
 	if c.gate != nil {
 		c.gate(len(batch))
 	}
-	c.send(batch)
+	c.sendGuarded(batch)
 	for _, o := range batch[1:] {
 		close(o.wake)
 	}
@@ -136,6 +136,20 @@ func (c *combiner) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue)
+}
+
+// sendGuarded sends the batch, turning a panic into every member's
+// failure, so that the members waiting are always woken and the place
+// under way always handed on.
+func (c *combiner) sendGuarded(batch []*member) {
+	defer func() {
+		if v := recover(); v != nil {
+			for _, m := range batch {
+				m.err, m.alone = fmt.Errorf("postgres: combined batch panicked: %v", v), false
+			}
+		}
+	}()
+	c.send(batch)
 }
 
 // send runs the batch in one transaction and sets each member's outcome.

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/qunhq/qun/internal/postgres"
 	"github.com/qunhq/qun/internal/qun"
@@ -268,5 +271,23 @@ func TestTakeSetting(t *testing.T) {
 		if (err != nil) != tc.bad || (!tc.bad && (rest != tc.rest || n != tc.n)) {
 			t.Errorf("takeSetting(%q) = %q, %d, %v; want %q, %d, error %v", tc.dsn, rest, n, err, tc.rest, tc.n, tc.bad)
 		}
+	}
+}
+
+// TestCombinedPanic: a batch whose reading panics fails its members
+// instead of leaving them waiting, and gives its place under way back.
+func TestCombinedPanic(t *testing.T) {
+	db := open(t, "")
+	err, _, alone := postgres.Combine(db, "SELECT 1", func(pgx.BatchResults) error { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "panicked: boom") || alone {
+		t.Errorf("the member got %v (alone %v), want the panic as its error", err, alone)
+	}
+	if n := postgres.CombineFlying(db); n != 0 {
+		t.Errorf("%d batches still under way", n)
+	}
+	var one int
+	err, answer, _ := postgres.Combine(db, "SELECT 1", func(br pgx.BatchResults) error { return br.QueryRow().Scan(&one) })
+	if err != nil || answer != nil || one != 1 {
+		t.Errorf("the next batch: %v, %v, %d", err, answer, one)
 	}
 }

@@ -108,3 +108,18 @@ func CombineLimit(db *DB) int { return db.combiner.limit }
 
 // TakeSetting is takeSetting.
 var TakeSetting = takeSetting
+
+// Combine sends query alone through db's combiner, read reading its
+// results, and returns the member's outcome.
+func Combine(db *DB, query string, read func(pgx.BatchResults) error) (err, answer error, alone bool) {
+	m := &member{ctx: context.Background(), query: query, read: read}
+	db.combiner.run(m)
+	return m.err, m.answer, m.alone
+}
+
+// CombineFlying counts the combined batches under way.
+func CombineFlying(db *DB) int {
+	db.combiner.mu.Lock()
+	defer db.combiner.mu.Unlock()
+	return db.combiner.flying
+}
