@@ -233,7 +233,7 @@ func (tx *tx) broke(err error) error {
 // combinable reports whether the next statement is its update's first and
 // last, which the combiner may send with other updates' (combine.go).
 func (tx *tx) combinable() bool {
-	return tx.last && !tx.begun && tx.conn == nil && tx.db != nil && tx.db.combiner.limit > 0
+	return tx.last && !tx.begun && tx.conn == nil && tx.db.combiner.limit > 0
 }
 
 // combined sends the statement through the combiner, read reading its
